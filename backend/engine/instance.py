@@ -1,0 +1,338 @@
+"""A running process instance: the only place that touches BpmnWorkflow.
+
+The host loads a `ProcessRun` from stored state under the instance's row lock, acts on
+it, reads the projections it needs (ready user tasks, waiting timers and messages,
+failures) and saves `dump()` in the same transaction. Nothing Spiff-typed leaves here.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessageEventDefinition
+from SpiffWorkflow.util.task import TaskState
+
+from backend.engine.serialization import SERIALIZER
+
+# operation name, evaluated parameters, a copy of the task data -> JSON-able result
+ServiceCaller = Callable[[str, dict[str, Any], dict[str, Any]], Any]
+
+# A script that keeps failing in a loop of engine passes is a bug, not progress.
+_MAX_PASSES = 200
+
+
+class ServiceTaskFailed(Exception):
+    """An operation raised; carries the real cause (Spiff would mask it as NameError 'script')."""
+
+    def __init__(self, operation: str, cause: BaseException):
+        self.operation = operation
+        self.cause = cause
+        super().__init__(f"{operation}: {type(cause).__name__}: {cause}")
+
+
+class TaskNotReady(Exception):
+    """The task is not READY any more (already completed, cancelled or never existed)."""
+
+
+@dataclass
+class ReadyUserTask:
+    task_id: str
+    element_id: str
+    title: str | None
+    lane: str | None
+    properties: dict[str, str]
+    data: dict[str, Any]
+    multi_instance_parent: str | None = None
+    instance_index: int | None = None
+    item: Any = None  # the multi-instance input item (e.g. the expert of this child)
+
+
+@dataclass
+class TaskFailure:
+    task_id: str
+    element_id: str
+    error_type: str
+    message: str
+    stack: str
+    operation: str | None = None
+    retryable: bool = False  # service-task failures are retried by the host; scripts are not
+
+
+@dataclass
+class WaitingTimer:
+    task_id: str
+    element_id: str
+    due_at: datetime
+
+
+@dataclass
+class WaitingMessage:
+    task_id: str
+    element_id: str
+    name: str
+
+
+@dataclass
+class ThrownMessage:
+    name: str
+    payload: Any
+    correlations: dict[str, Any] = field(default_factory=dict)
+
+
+class _HostScriptEngine(PythonScriptEngine):
+    def __init__(self, environment, services: ServiceCaller):
+        super().__init__(environment=environment)
+        self._services = services
+
+    def call_service(self, task, operation_name=None, operation_params=None, **_kwargs):
+        params = {name: p["value"] for name, p in (operation_params or {}).items()}
+        try:
+            result = self._services(operation_name, params, dict(task.data))
+        except Exception as exc:
+            raise ServiceTaskFailed(operation_name, exc) from exc
+        return json.dumps(result, default=str, ensure_ascii=False)
+
+
+class ProcessRun:
+    """One instance's workflow, live for the duration of one unit of work."""
+
+    def __init__(self, workflow: BpmnWorkflow):
+        self._wf = workflow
+
+    # -- construction ---------------------------------------------------------------
+    @classmethod
+    def new(cls, spec_json: str, data: dict[str, Any], *, environment, services: ServiceCaller) -> ProcessRun:
+        bundle = json.loads(spec_json)
+        spec = SERIALIZER.from_dict(bundle["spec"])
+        subprocess_specs = {k: SERIALIZER.from_dict(v) for k, v in bundle["subprocess_specs"].items()}
+        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=_HostScriptEngine(environment, services))
+        workflow.data.update(data)
+        # The start task copies workflow data into the first tasks.
+        workflow.get_tasks(state=TaskState.READY)[0].data.update(data)
+        return cls(workflow)
+
+    @classmethod
+    def restore(cls, spec_json: str, state_json: str, *, environment, services: ServiceCaller) -> ProcessRun:
+        state = json.loads(state_json)
+        bundle = json.loads(spec_json)
+        state["spec"] = bundle["spec"]
+        state["subprocess_specs"] = bundle["subprocess_specs"]
+        workflow = SERIALIZER.from_dict(state)
+        workflow.script_engine = _HostScriptEngine(environment, services)
+        return cls(workflow)
+
+    def dump(self) -> str:
+        """State without the spec (stored once per definition version)."""
+        state = SERIALIZER.to_dict(self._wf)
+        state.pop("spec", None)
+        state.pop("subprocess_specs", None)
+        return json.dumps(state, ensure_ascii=False, separators=(",", ":"))
+
+    # -- running --------------------------------------------------------------------
+    def run(self) -> list[TaskFailure]:
+        """Run engine steps until only user tasks and waits remain.
+
+        A task that raises goes to ERROR and is reported; the other branches go on.
+        """
+        failures: list[TaskFailure] = []
+        known_errors = {t.id for t in self._wf.get_tasks(state=TaskState.ERROR)}
+        for _ in range(_MAX_PASSES):
+            try:
+                self._wf.do_engine_steps()
+                return failures
+            except Exception as exc:
+                errored = [t for t in self._wf.get_tasks(state=TaskState.ERROR) if t.id not in known_errors]
+                if not errored:
+                    raise  # not attributable to a task: a host bug, let the unit of work roll back
+                for task in errored:
+                    known_errors.add(task.id)
+                    failures.append(_failure(task, exc))
+        raise RuntimeError("engine did not settle; a task keeps failing")
+
+    def fire_due_timers(self) -> list[TaskFailure]:
+        """Timers compare with the clock only when refreshed: refresh, then run what fired."""
+        self._wf.refresh_timers()
+        return self.run()
+
+    def complete_user_task(self, task_id: str, data: dict[str, Any]) -> list[TaskFailure]:
+        task = self._ready_manual_task(task_id)
+        task.data.update(data)
+        task.run()
+        return self.run()
+
+    def update_task_data(self, task_id: str, data: dict[str, Any]) -> None:
+        """Put host-computed values (e.g. a countersign tally) into a ready task before it runs."""
+        self._ready_manual_task(task_id).data.update(data)
+
+    def retry_task(self, task_id: str) -> list[TaskFailure]:
+        task = self._task(task_id)
+        if task is None or task.state != TaskState.ERROR:
+            raise TaskNotReady(task_id)
+        task._set_state(TaskState.READY)
+        return self.run()
+
+    def send_message(self, name: str, payload: Any, correlations: dict[str, Any] | None = None) -> bool:
+        """Deliver a message; False when nothing in this instance waits for it."""
+        event = BpmnEvent(SpiffMessageEventDefinition(name), payload=payload, correlations=correlations or {})
+        try:
+            self._wf.send_event(event)
+        except WorkflowException:
+            return False
+        return True
+
+    def cancel(self) -> None:
+        self._wf.cancel()
+
+    # -- projections ----------------------------------------------------------------
+    @property
+    def is_completed(self) -> bool:
+        return self._wf.is_completed()
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The workflow's data: its final output once completed."""
+        if self._wf.is_completed() and self._wf.last_task is not None:
+            return self._wf.last_task.data
+        return self._wf.data
+
+    def ready_user_tasks(self) -> list[ReadyUserTask]:
+        result = []
+        for task in self._wf.get_tasks(state=TaskState.READY, manual=True):
+            spec = task.task_spec
+            parent = task.parent if isinstance(task.parent.task_spec, MultiInstanceTask) else None
+            item, index = None, None
+            if parent is not None:
+                mi = parent.task_spec
+                index = task.internal_data.get("key_or_index")
+                if mi.input_item is not None and mi.input_item.exists(task):
+                    item = mi.input_item.get(task)
+                else:
+                    item = task.internal_data.get("item")
+            extensions = getattr(spec, "extensions", {}) or {}
+            result.append(
+                ReadyUserTask(
+                    task_id=str(task.id),
+                    element_id=parent.task_spec.bpmn_id if parent else spec.bpmn_id,
+                    title=spec.bpmn_name or (parent.task_spec.bpmn_name if parent else None),
+                    lane=spec.lane,
+                    properties=dict(extensions.get("properties", {})),
+                    data=task.data,
+                    multi_instance_parent=str(parent.id) if parent else None,
+                    instance_index=index if isinstance(index, int) else None,
+                    item=item,
+                )
+            )
+        return result
+
+    def waiting_timers(self) -> list[WaitingTimer]:
+        timers = []
+        for task in self._waiting_event_tasks():
+            definition = task.task_spec.event_definition
+            if not isinstance(definition, TimerEventDefinition):
+                continue
+            value = task._get_internal_data("event_value")
+            due = _timer_due(value)
+            if due is not None:
+                timers.append(WaitingTimer(str(task.id), task.task_spec.bpmn_id, due))
+        return timers
+
+    def waiting_messages(self) -> list[WaitingMessage]:
+        return [
+            WaitingMessage(str(t.id), t.task_spec.bpmn_id, t.task_spec.event_definition.name)
+            for t in self._waiting_event_tasks()
+            if isinstance(t.task_spec.event_definition, MessageEventDefinition)
+        ]
+
+    def has_waiting_events(self) -> bool:
+        return any(True for _ in self._waiting_event_tasks())
+
+    def errored_tasks(self) -> list[str]:
+        return [str(t.id) for t in self._wf.get_tasks(state=TaskState.ERROR)]
+
+    def take_thrown_messages(self) -> list[ThrownMessage]:
+        """Messages this instance threw that nothing inside it caught: routing is the host's job."""
+        thrown = []
+        for event in self._wf.get_events():
+            definition = event.event_definition
+            if isinstance(definition, MessageEventDefinition):
+                thrown.append(ThrownMessage(definition.name, event.payload, dict(event.correlations or {})))
+        return thrown
+
+    def task_states(self) -> dict[str, str]:
+        """element id -> COMPLETED/READY/WAITING/ERROR/... for the instance diagram."""
+        states: dict[str, str] = {}
+        for task in self._wf.get_tasks():
+            element = getattr(task.task_spec, "bpmn_id", None)
+            if element and task.state not in (TaskState.MAYBE, TaskState.LIKELY, TaskState.FUTURE):
+                states[element] = TaskState.get_name(task.state)
+        return states
+
+    # -- internals ------------------------------------------------------------------
+    def _task(self, task_id: str):
+        from uuid import UUID
+
+        try:
+            return self._wf.get_task_from_id(UUID(str(task_id)))
+        except (ValueError, KeyError, WorkflowException):
+            return None
+
+    def _ready_manual_task(self, task_id: str):
+        task = self._task(task_id)
+        if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+            raise TaskNotReady(task_id)
+        return task
+
+    def _waiting_event_tasks(self):
+        seen = set()
+        for workflow in (self._wf, *self._wf.subprocesses.values()):
+            manager = getattr(workflow, "event_manager", None)
+            for task in (manager.tasks.values() if manager else []):
+                if task.id not in seen and task.state == TaskState.WAITING:
+                    seen.add(task.id)
+                    yield task
+
+
+def _timer_due(value) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):  # cycle timers keep {'cycles', 'next', 'duration'}
+        value = value.get("next")
+    try:
+        return TimerEventDefinition.get_datetime(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _failure(task, exc: BaseException) -> TaskFailure:
+    # Spiff wraps errors (WorkflowTaskException.exception, __cause__): record the real one.
+    cause, service_failed = exc, False
+    for _ in range(10):
+        if isinstance(cause, ServiceTaskFailed):
+            service_failed, cause = True, cause.cause
+            break
+        inner = getattr(cause, "exception", None) or cause.__cause__
+        if inner is None:
+            break
+        cause = inner
+    return TaskFailure(
+        task_id=str(task.id),
+        element_id=task.task_spec.bpmn_id,
+        error_type=type(cause).__name__,
+        message=str(cause),
+        stack="".join(traceback.format_exception(cause))[-8000:],
+        operation=getattr(task.task_spec, "operation_name", None),
+        retryable=service_failed,
+    )

@@ -1,0 +1,9 @@
+"""The workflow host: deploy definitions, run instances, keep the inbox projections."""
+
+
+def init_app(app):
+    from backend.workflow import jobs, models  # noqa: F401  (register tables and actors)
+    from backend.workflow.cli import processes_cli, scheduler_cli
+
+    app.cli.add_command(processes_cli)
+    app.cli.add_command(scheduler_cli)

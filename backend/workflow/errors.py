@@ -1,0 +1,46 @@
+"""What workflow actions refuse, with the message a user reads (zh-CN) and the data a caller needs."""
+
+
+class WorkflowError(Exception):
+    message = "流程操作失败"
+
+    def __init__(self, message: str | None = None, **data):
+        self.data = data
+        super().__init__(message or self.message)
+
+
+class ProcessNotFound(WorkflowError):
+    def __init__(self, key: str):
+        super().__init__(f"流程未部署: {key}", key=key)
+
+
+class InstanceNotFound(WorkflowError):
+    def __init__(self, instance_id: int):
+        super().__init__(f"流程实例不存在: {instance_id}", instance_id=instance_id)
+
+
+class TaskNotFound(WorkflowError):
+    def __init__(self, task_id: str):
+        super().__init__(f"任务不存在: {task_id}", task_id=task_id)
+
+
+class TaskAlreadyHandled(WorkflowError):
+    """Someone else completed (or the process cancelled) the task first."""
+
+    def __init__(self, task_id: str):
+        super().__init__("该任务已被处理, 请刷新待办列表", task_id=task_id)
+
+
+class InstanceNotActive(WorkflowError):
+    def __init__(self, instance_id: int, state: str):
+        super().__init__(f"流程实例当前状态为 {state}, 不能执行该操作", instance_id=instance_id, state=state)
+
+
+class ConcurrentModification(WorkflowError):
+    def __init__(self, instance_id: int):
+        super().__init__("流程实例已被其他操作修改, 请重试", instance_id=instance_id)
+
+
+class IncidentNotFound(WorkflowError):
+    def __init__(self, incident_id: int):
+        super().__init__(f"异常记录不存在或已处理: {incident_id}", incident_id=incident_id)

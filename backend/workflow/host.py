@@ -1,0 +1,291 @@
+"""The host side of one engine run: lock, load, run, save, and write the projections.
+
+Every action on an instance goes through `locked_run`: the row lock is taken first
+(PostgreSQL SELECT ... FOR UPDATE; on SQLite the unit of work began with BEGIN IMMEDIATE),
+state is loaded fresh, and `save` writes state and projections in the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm.exc import StaleDataError
+
+from backend import jobs
+from backend.db import utcnow
+from backend.engine import ProcessRun, TaskFailure
+from backend.engine.sandbox import SandboxEnvironment, SandboxError
+from backend.workdays.service import get_calendar, script_helpers
+from backend.workflow import registry
+from backend.workflow.errors import ConcurrentModification, InstanceNotFound
+from backend.workflow.models import Event, HumanTask, Incident, MessageWait, ProcessDefinition, ProcessInstance, Timer
+
+log = logging.getLogger("backend.workflow")
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+HELPER_NAMES = (
+    "working_days_from_now",
+    "working_days_after",
+    "working_days_before",
+    "working_days_between",
+    "is_workday",
+    "now_iso",
+)
+
+# Specs are immutable per version: keep their JSON, never live spec objects (the engine
+# mutates specs at run time, so each run restores its own).
+_spec_cache: dict[int, str] = {}
+
+
+@dataclass
+class HostContext:
+    session: object
+    calendar: object
+    environment: SandboxEnvironment
+    now: datetime = field(default_factory=utcnow)
+
+
+def host_context(session) -> HostContext:
+    calendar = get_calendar(session=session)
+    helpers = script_helpers(calendar, utcnow)
+    helpers["now_iso"] = lambda: utcnow().astimezone(SHANGHAI).isoformat()
+    environment = SandboxEnvironment(helpers=helpers, time_limit=current_app.config["SCRIPT_TIME_LIMIT_SECONDS"])
+    return HostContext(session=session, calendar=calendar, environment=environment)
+
+
+def spec_json(session, definition_id: int) -> str:
+    cached = _spec_cache.get(definition_id)
+    if cached is None:
+        cached = session.scalar(sa.select(ProcessDefinition.spec_json).filter_by(id=definition_id))
+        _spec_cache[definition_id] = cached
+    return cached
+
+
+def lock_instance(session, instance_id: int) -> ProcessInstance:
+    stmt = (
+        sa.select(ProcessInstance)
+        .filter_by(id=instance_id)
+        .execution_options(populate_existing=True)
+        .with_for_update(of=ProcessInstance)
+    )
+    instance = session.scalar(stmt)
+    if instance is None:
+        raise InstanceNotFound(instance_id)
+    return instance
+
+
+def new_run(ctx: HostContext, definition: ProcessDefinition, data: dict) -> ProcessRun:
+    return ProcessRun.new(
+        spec_json(ctx.session, definition.id), data, environment=ctx.environment, services=registry.call
+    )
+
+
+def load_run(ctx: HostContext, instance: ProcessInstance) -> ProcessRun:
+    return ProcessRun.restore(
+        spec_json(ctx.session, instance.definition_id),
+        instance.state_json,
+        environment=ctx.environment,
+        services=registry.call,
+    )
+
+
+def record(session, instance: ProcessInstance, kind: str, *, task_id=None, element_id=None, actor=None, **detail):
+    session.add(
+        Event(
+            instance_id=instance.id,
+            kind=kind,
+            task_id=task_id,
+            element_id=element_id,
+            actor=actor,
+            detail=json_safe(detail),
+        )
+    )
+    log.info(kind, extra={"instance_id": instance.id, "task_id": task_id, "element_id": element_id, "actor": actor})
+
+
+def json_safe(value):
+    """Task data may hold Decimal and dates; history and job payloads are plain JSON."""
+    return json.loads(json.dumps(value, default=str, ensure_ascii=False))
+
+
+def save(ctx: HostContext, instance: ProcessInstance, run: ProcessRun, failures: list[TaskFailure], *,
+         attempt: int = 1, actor: str | None = None) -> None:
+    """Write state and every projection; the caller's unit of work commits them together."""
+    session = ctx.session
+    instance.state_json = run.dump()
+    instance.updated_at = ctx.now
+    _sync_human_tasks(ctx, instance, run)
+    _sync_timer(session, instance, run)
+    _sync_message_waits(session, instance, run)
+    for message in run.take_thrown_messages():
+        jobs.enqueue(
+            session=session,
+            actor="workflow.deliver_message",
+            payload=json_safe(
+                {"name": message.name, "payload": message.payload, "correlations": message.correlations,
+                 "business_key": instance.business_key, "sender": instance.id}
+            ),
+        )
+    for failure in failures:
+        _handle_failure(ctx, instance, failure, attempt=attempt)
+
+    if run.is_completed and instance.state in ("running", "incident"):
+        instance.state = "completed"
+        instance.completed_at = ctx.now
+        record(session, instance, "completed", actor=actor)
+    elif instance.state == "running" and _is_stuck(run):
+        _open_incident(session, instance, kind="stuck", message="流程实例停滞: 没有待办任务、没有等待的定时器或消息")
+    try:
+        session.flush()
+    except StaleDataError as exc:
+        raise ConcurrentModification(instance.id) from exc
+
+
+def _is_stuck(run: ProcessRun) -> bool:
+    return not run.ready_user_tasks() and not run.has_waiting_events() and not run.errored_tasks()
+
+
+def _sync_human_tasks(ctx: HostContext, instance: ProcessInstance, run: ProcessRun) -> None:
+    session = ctx.session
+    ready = {t.task_id: t for t in run.ready_user_tasks()}
+    open_ids = set(
+        session.scalars(sa.select(HumanTask.id).filter_by(instance_id=instance.id, state="open")).all()
+    )
+    gone = open_ids - ready.keys()
+    if gone:
+        # A boundary timer removed them, or a rejection cancelled the branch: close, never dangle.
+        session.execute(
+            sa.update(HumanTask)
+            .where(HumanTask.id.in_(gone))
+            .values(state="cancelled", completed_at=ctx.now)
+        )
+        for task_id in gone:
+            record(session, instance, "task.cancelled", task_id=task_id)
+    for task_id in ready.keys() - open_ids:
+        task = ready[task_id]
+        props = task.properties
+        row = HumanTask(
+            id=task_id,
+            instance_id=instance.id,
+            process_key=instance.process_key,
+            business_key=instance.business_key,
+            element_id=task.element_id,
+            title=task.title,
+            lane=task.lane,
+            candidate_group=props.get("candidateGroups") or task.lane,
+            assignee=_assignee(ctx, task),
+            form=props.get("formJsonSchemaFilename"),
+            multi_instance_parent=task.multi_instance_parent,
+            item=json_safe(task.item),
+            properties=props,
+            due_at=_due_at(ctx, props),
+            created_at=ctx.now,
+        )
+        session.merge(row)  # a retried task keeps its id; merge keeps one row
+        record(session, instance, "task.ready", task_id=task_id, element_id=task.element_id, title=task.title)
+
+
+def _assignee(ctx: HostContext, task) -> str | None:
+    source = task.properties.get("assignee")
+    if not source:
+        return None
+    context = dict(task.data)
+    if task.item is not None:
+        context.setdefault("item", task.item)
+    try:
+        value = ctx.environment.evaluate(source, context)
+    except (SandboxError, Exception) as exc:  # an unresolvable assignee leaves the task to its group
+        log.warning("assignee expression failed", extra={"task_id": task.task_id, "error": str(exc)})
+        return None
+    return str(value) if value not in (None, "") else None
+
+
+def _due_at(ctx: HostContext, props: dict) -> datetime | None:
+    limit = props.get("timeLimitWorkingDays")
+    if not limit:
+        return None
+    try:
+        days = int(limit)
+    except ValueError:
+        return None
+    return ctx.calendar.add_working_days(ctx.now, days)
+
+
+def _sync_timer(session, instance: ProcessInstance, run: ProcessRun) -> None:
+    timers = sorted(run.waiting_timers(), key=lambda t: t.due_at)
+    row = session.get(Timer, instance.id)
+    if not timers:
+        if row is not None:
+            session.delete(row)
+        return
+    first = timers[0]
+    if row is None:
+        session.add(Timer(instance_id=instance.id, due_at=first.due_at, element_id=first.element_id))
+    elif row.due_at != first.due_at or row.element_id != first.element_id:
+        row.due_at, row.element_id = first.due_at, first.element_id
+
+
+def _sync_message_waits(session, instance: ProcessInstance, run: ProcessRun) -> None:
+    wanted = {(m.name, m.element_id) for m in run.waiting_messages()}
+    rows = session.scalars(sa.select(MessageWait).filter_by(instance_id=instance.id)).all()
+    have = {(r.name, r.element_id): r for r in rows}
+    for key, row in have.items():
+        if key not in wanted:
+            session.delete(row)
+    for name, element_id in wanted - have.keys():
+        session.add(
+            MessageWait(instance_id=instance.id, name=name, element_id=element_id, business_key=instance.business_key)
+        )
+
+
+def _handle_failure(ctx: HostContext, instance: ProcessInstance, failure: TaskFailure, *, attempt: int) -> None:
+    session = ctx.session
+    record(
+        session, instance, "task.failed", task_id=failure.task_id, element_id=failure.element_id,
+        error=f"{failure.error_type}: {failure.message}", operation=failure.operation, attempt=attempt,
+    )
+    retries = current_app.config["SERVICE_TASK_RETRIES"]
+    if failure.retryable and attempt <= retries:
+        delay = current_app.config["SERVICE_TASK_BACKOFF_SECONDS"] * (2 ** (attempt - 1))
+        jobs.enqueue(
+            session=session,
+            actor="workflow.retry_task",
+            payload={"instance_id": instance.id, "task_id": failure.task_id, "attempt": attempt + 1},
+            delay_seconds=delay,
+            idempotency_key=f"retry:{failure.task_id}:{attempt + 1}",
+        )
+        return
+    _open_incident(
+        session, instance, kind="task_error", task_id=failure.task_id, element_id=failure.element_id,
+        operation=failure.operation, error_type=failure.error_type, message=failure.message,
+        stack=failure.stack, attempts=attempt,
+    )
+
+
+def _open_incident(session, instance: ProcessInstance, *, kind: str, message: str, **fields) -> Incident:
+    existing = None
+    if fields.get("task_id"):
+        existing = session.scalar(
+            sa.select(Incident).filter_by(instance_id=instance.id, task_id=fields["task_id"], state="open")
+        )
+    if existing is not None:
+        existing.message = message
+        existing.attempts = fields.get("attempts", existing.attempts)
+        existing.error_type = fields.get("error_type", existing.error_type)
+        existing.stack = fields.get("stack", existing.stack)
+        incident = existing
+    else:
+        incident = Incident(instance_id=instance.id, kind=kind, message=message, **fields)
+        session.add(incident)
+        session.flush()
+        record(session, instance, "incident.opened", task_id=fields.get("task_id"),
+               element_id=fields.get("element_id"), incident_id=incident.id, kind=kind, message=message)
+    if instance.state == "running":
+        instance.state = "incident"
+    return incident

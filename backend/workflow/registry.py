@@ -1,0 +1,56 @@
+"""Named operations that BPMN service tasks may call.
+
+Domain packages fill the registry in their operations.py with `@operation("domain.name")`.
+A BPMN service task names an operation and passes parameters (sandboxed expressions);
+it can never carry code with side effects of its own. An unknown name is refused at deploy.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+OperationFn = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    fn: OperationFn
+    description: str
+    params: tuple[str, ...]
+
+
+_OPERATIONS: dict[str, Operation] = {}
+
+
+class UnknownOperation(LookupError):
+    def __init__(self, name: str):
+        self.name = name
+        super().__init__(f"未注册的服务操作: {name}")
+
+
+def operation(name: str, *, description: str = "", params: tuple[str, ...] = ()):
+    """Register `fn(*, data, **params) -> JSON-able` under `name`."""
+
+    def register(fn: OperationFn) -> OperationFn:
+        if name in _OPERATIONS and _OPERATIONS[name].fn is not fn:
+            raise ValueError(f"operation {name} registered twice")
+        _OPERATIONS[name] = Operation(name, fn, description or (fn.__doc__ or "").strip(), params)
+        return fn
+
+    return register
+
+
+def get(name: str) -> Operation:
+    try:
+        return _OPERATIONS[name]
+    except KeyError:
+        raise UnknownOperation(name) from None
+
+
+def names() -> set[str]:
+    return set(_OPERATIONS)
+
+
+def call(name: str, params: dict[str, Any], data: dict[str, Any]) -> Any:
+    return get(name).fn(data=data, **params)

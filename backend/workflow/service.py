@@ -1,0 +1,248 @@
+"""Actions on process instances: start, complete, correlate, fire timers, retry, cancel.
+
+Plain keyword-only functions over the session; none commits. The caller (request, job,
+CLI command) is the unit of work and commits at its edge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from backend import jobs
+from backend.db import utcnow
+from backend.engine import SERIALIZER_VERSION, TaskNotReady
+from backend.workflow.errors import (
+    IncidentNotFound,
+    InstanceNotActive,
+    ProcessNotFound,
+    TaskAlreadyHandled,
+    TaskNotFound,
+)
+from backend.workflow.host import host_context, json_safe, load_run, lock_instance, new_run, record, save
+from backend.workflow.models import HumanTask, Incident, MessageWait, ProcessDefinition, ProcessInstance, Timer
+
+
+def latest_definition(*, session, process_key: str) -> ProcessDefinition:
+    definition = session.scalar(
+        sa.select(ProcessDefinition).filter_by(key=process_key).order_by(ProcessDefinition.version.desc()).limit(1)
+    )
+    if definition is None:
+        raise ProcessNotFound(process_key)
+    return definition
+
+
+def start_instance(
+    *,
+    session,
+    process_key: str,
+    data: dict[str, Any] | None = None,
+    business_key: str | None = None,
+    started_by: str | None = None,
+) -> ProcessInstance:
+    """Start the latest version; the instance stays on that version for life."""
+    definition = latest_definition(session=session, process_key=process_key)
+    return _start(session=session, definition=definition, data=data or {}, business_key=business_key,
+                  started_by=started_by)
+
+
+def _start(*, session, definition, data, business_key, started_by, message=None) -> ProcessInstance:
+    ctx = host_context(session)
+    run = new_run(ctx, definition, data)
+    instance = ProcessInstance(
+        definition_id=definition.id,
+        process_key=definition.key,
+        business_key=business_key,
+        state="running",
+        state_json="{}",
+        serializer_version=SERIALIZER_VERSION,
+        started_by=started_by,
+        started_at=ctx.now,
+        updated_at=ctx.now,
+    )
+    session.add(instance)
+    session.flush()
+    record(session, instance, "started", actor=started_by, version=definition.version, data=data)
+    failures = run.run()
+    if message is not None:
+        name, payload = message
+        run.send_message(name, payload)
+        record(session, instance, "message.caught", name=name, payload=payload)
+        failures += run.run()
+    save(ctx, instance, run, failures, actor=started_by)
+    return instance
+
+
+def complete_task(*, session, task_id: str, data: dict[str, Any], actor: str | None) -> ProcessInstance:
+    """Complete a user task with its form data. Exactly one of two concurrent completions wins."""
+    instance_id = session.scalar(sa.select(HumanTask.instance_id).filter_by(id=task_id))
+    if instance_id is None:
+        raise TaskNotFound(task_id)
+    instance = lock_instance(session, instance_id)
+    # Re-read under the lock: the other click may have committed while we waited.
+    task = session.scalar(
+        sa.select(HumanTask).filter_by(id=task_id).execution_options(populate_existing=True)
+    )
+    if task.state != "open":
+        raise TaskAlreadyHandled(task_id)
+    if instance.state not in ("running", "incident"):
+        raise InstanceNotActive(instance.id, instance.state)
+    ctx = host_context(session)
+    run = load_run(ctx, instance)
+    try:
+        failures = run.complete_user_task(task_id, data)
+    except TaskNotReady:
+        raise TaskAlreadyHandled(task_id) from None
+    task.state, task.completed_at, task.completed_by = "completed", ctx.now, actor
+    record(session, instance, "task.completed", task_id=task_id, element_id=task.element_id, actor=actor,
+           title=task.title, data=data)
+    save(ctx, instance, run, failures, actor=actor)
+    return instance
+
+
+@dataclass
+class Correlation:
+    delivered_to: list[int] = field(default_factory=list)
+    started: list[int] = field(default_factory=list)
+
+
+def correlate_message(
+    *,
+    session,
+    name: str,
+    payload: Any = None,
+    business_key: str | None = None,
+    start_business_key: str | None = None,
+    actor: str | None = None,
+) -> Correlation:
+    """Deliver `name` to the instances waiting for it (of that business key when given)
+    and start the processes whose start event waits for it."""
+    result = Correlation()
+    waits = sa.select(MessageWait.instance_id).filter_by(name=name).distinct().order_by(MessageWait.instance_id)
+    if business_key is not None:
+        waits = waits.filter_by(business_key=business_key)
+    for instance_id in session.scalars(waits).all():
+        instance = lock_instance(session, instance_id)
+        if instance.state not in ("running", "incident"):
+            continue
+        ctx = host_context(session)
+        run = load_run(ctx, instance)
+        if not run.send_message(name, payload):
+            continue  # the wait ended between our query and the lock
+        record(session, instance, "message.caught", actor=actor, name=name, payload=json_safe(payload))
+        save(ctx, instance, run, run.run(), actor=actor)
+        result.delivered_to.append(instance.id)
+
+    starters = session.scalars(sa.select(ProcessDefinition).order_by(ProcessDefinition.key,
+                                                                     ProcessDefinition.version.desc())).all()
+    latest: dict[str, ProcessDefinition] = {}
+    for definition in starters:
+        latest.setdefault(definition.key, definition)
+    for definition in latest.values():
+        if name in (definition.message_starts or []):
+            instance = _start(session=session, definition=definition, data={}, business_key=start_business_key
+                              or business_key, started_by=actor, message=(name, payload))
+            result.started.append(instance.id)
+    return result
+
+
+def fire_timers(*, session, instance_id: int) -> bool:
+    """Fire whatever is due on one instance. Returns False when nothing was due (yet)."""
+    instance = lock_instance(session, instance_id)
+    if instance.state not in ("running", "incident"):
+        return False
+    timer = session.get(Timer, instance_id)
+    if timer is None or timer.due_at > utcnow():
+        return False
+    ctx = host_context(session)
+    run = load_run(ctx, instance)
+    due = [t for t in run.waiting_timers() if t.due_at <= ctx.now]
+    failures = run.fire_due_timers()
+    for fired in due:
+        record(session, instance, "timer.fired", task_id=fired.task_id, element_id=fired.element_id,
+               due_at=fired.due_at.isoformat())
+    save(ctx, instance, run, failures)
+    return True
+
+
+def schedule_due_timers(*, session, now: datetime | None = None, limit: int = 1000) -> int:
+    """Hand every due instance to a worker. A timer that came due while the platform was
+    down is simply overdue: the first scan after start-up fires it."""
+    now = now or utcnow()
+    due = session.execute(
+        sa.select(Timer.instance_id, Timer.due_at).where(Timer.due_at <= now).order_by(Timer.due_at).limit(limit)
+    ).all()
+    for instance_id, due_at in due:
+        jobs.enqueue(
+            session=session,
+            actor="workflow.fire_timers",
+            payload={"instance_id": instance_id},
+            idempotency_key=f"timer:{instance_id}:{due_at.isoformat()}",
+        )
+    return len(due)
+
+
+def retry_task(*, session, instance_id: int, task_id: str, attempt: int, actor: str | None = None) -> None:
+    """Run a failed task again (the job system's automatic retry, or an operator's)."""
+    instance = lock_instance(session, instance_id)
+    if instance.state not in ("running", "incident"):
+        return
+    ctx = host_context(session)
+    run = load_run(ctx, instance)
+    try:
+        failures = run.retry_task(task_id)
+    except TaskNotReady:
+        return  # already retried successfully by someone else
+    record(session, instance, "task.retried", task_id=task_id, actor=actor, attempt=attempt)
+    if not any(f.task_id == task_id for f in failures):
+        _resolve_incidents(session, instance, task_id=task_id, actor=actor)
+    save(ctx, instance, run, failures, attempt=attempt, actor=actor)
+
+
+def retry_incident(*, session, incident_id: int, actor: str) -> Incident:
+    incident = session.get(Incident, incident_id)
+    if incident is None or incident.state != "open":
+        raise IncidentNotFound(incident_id)
+    if incident.kind == "task_error" and incident.task_id:
+        retry_task(session=session, instance_id=incident.instance_id, task_id=incident.task_id,
+                   attempt=incident.attempts + 1, actor=actor)
+    else:
+        instance = lock_instance(session, incident.instance_id)
+        ctx = host_context(session)
+        run = load_run(ctx, instance)
+        _resolve_incidents(session, instance, task_id=None, actor=actor)
+        save(ctx, instance, run, run.run(), actor=actor)
+    return incident
+
+
+def _resolve_incidents(session, instance: ProcessInstance, *, task_id: str | None, actor: str | None) -> None:
+    query = sa.select(Incident).filter_by(instance_id=instance.id, state="open")
+    if task_id is not None:
+        query = query.filter_by(task_id=task_id)
+    for incident in session.scalars(query).all():
+        incident.state, incident.resolved_at, incident.resolved_by = "resolved", utcnow(), actor
+        record(session, instance, "incident.resolved", task_id=incident.task_id, actor=actor,
+               incident_id=incident.id)
+    session.flush()
+    still_open = session.scalar(
+        sa.select(sa.func.count()).select_from(Incident).filter_by(instance_id=instance.id, state="open")
+    )
+    if instance.state == "incident" and not still_open:
+        instance.state = "running"
+
+
+def cancel_instance(*, session, instance_id: int, actor: str, reason: str) -> ProcessInstance:
+    instance = lock_instance(session, instance_id)
+    if instance.state in ("completed", "cancelled"):
+        raise InstanceNotActive(instance.id, instance.state)
+    ctx = host_context(session)
+    run = load_run(ctx, instance)
+    run.cancel()
+    instance.state = "cancelled"
+    instance.completed_at = ctx.now
+    record(session, instance, "cancelled", actor=actor, reason=reason)
+    save(ctx, instance, run, [], actor=actor)
+    return instance

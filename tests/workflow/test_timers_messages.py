@@ -1,0 +1,92 @@
+"""Timers fire from the scheduler with time controlled (never slept); messages correlate."""
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+import time_machine
+
+from backend import jobs
+from backend.workflow import service
+from backend.workflow.host import host_context, load_run
+from backend.workflow.models import Event, HumanTask, MessageWait, ProcessInstance, Timer
+
+# Wednesday 2025-09-24 10:00 Shanghai. Two working days later crosses the adjusted
+# working Sunday 2025-09-28; three crosses into... see the expectations below.
+START = datetime(2025, 9, 24, 2, 0, tzinfo=UTC)
+
+
+def _open(session, instance_id):
+    return session.scalars(sa.select(HumanTask).filter_by(instance_id=instance_id, state="open")).all()
+
+
+def test_reminder_then_deadline_fire_after_restart(session, deployed):
+    with time_machine.travel(START, tick=False):
+        instance = service.start_instance(session=session, process_key="timed_review", business_key="P-T")
+        session.commit()
+    timer = session.get(Timer, instance.id)
+    # Reminder: end of the 2nd working day after Wed 24 Sep = end of Fri 26 Sep (Shanghai).
+    assert timer.element_id == "remind"
+    assert timer.due_at == datetime(2025, 9, 26, 16, 0, tzinfo=UTC)
+
+    # Nothing is due before then.
+    with time_machine.travel(datetime(2025, 9, 26, 15, 0, tzinfo=UTC), tick=False):
+        assert service.schedule_due_timers(session=session) == 0
+
+    # The platform was "down" over the weekend; on restart the scheduler finds it overdue.
+    with time_machine.travel(datetime(2025, 9, 27, 3, 0, tzinfo=UTC), tick=False):
+        assert service.schedule_due_timers(session=session) == 1
+        session.commit()
+        jobs.drain()
+    instance = session.get(ProcessInstance, instance.id)
+    run = load_run(host_context(session), instance)
+    assert [t.element_id for t in _open(session, instance.id)] == ["review"]  # non-interrupting
+    fired = session.scalars(sa.select(Event.element_id).filter_by(instance_id=instance.id, kind="timer.fired")).all()
+    assert fired == ["remind"]
+    # Deadline: 3 working days = Fri 26 and the adjusted working Sunday 28 Sep count: end of Sun 28.
+    timer = session.get(Timer, instance.id)
+    assert (timer.element_id, timer.due_at) == ("deadline", datetime(2025, 9, 28, 16, 0, tzinfo=UTC))
+    assert run.ready_user_tasks()[0].element_id == "review"
+
+    with time_machine.travel(datetime(2025, 9, 29, 1, 0, tzinfo=UTC), tick=False):
+        service.schedule_due_timers(session=session)
+        session.commit()
+        jobs.drain()
+    tasks = _open(session, instance.id)
+    assert [t.element_id for t in tasks] == ["escalated"]  # interrupting: the review was removed
+    assert tasks[0].candidate_group == "发改分管领导"
+    review = session.scalar(sa.select(HumanTask).filter_by(instance_id=instance.id, element_id="review"))
+    assert review.state == "cancelled"
+    assert session.get(Timer, instance.id) is None
+
+
+def test_message_correlates_by_business_key_only(session, deployed, payments):
+    first = service.start_instance(session=session, process_key="payment_flow", data={"amount": "100.00"},
+                                   business_key="P-1")
+    second = service.start_instance(session=session, process_key="payment_flow", data={"amount": "200.00"},
+                                    business_key="P-2")
+    session.commit()
+    assert payments.calls == ["100.00", "200.00"]
+    assert session.scalar(sa.select(sa.func.count()).select_from(MessageWait)) == 2
+
+    result = service.correlate_message(session=session, name="disbursement_confirmed",
+                                       payload={"voucher": "V-9"}, business_key="P-2")
+    session.commit()
+    assert result.delivered_to == [second.id]
+    assert session.get(ProcessInstance, second.id).state == "completed"
+    assert session.get(ProcessInstance, first.id).state == "running"
+    data = load_run(host_context(session), session.get(ProcessInstance, second.id)).data
+    assert data["confirmation"] == {"voucher": "V-9"}
+    assert data["request"]["request_no"] == "PR-2"
+
+    none = service.correlate_message(session=session, name="disbursement_confirmed", business_key="P-404")
+    assert none.delivered_to == [] and none.started == []
+
+
+def test_message_start_event_starts_an_instance(session, deployed):
+    result = service.correlate_message(session=session, name="project_registered", payload={"code": "X"},
+                                       business_key="P-9")
+    session.commit()
+    (instance_id,) = result.started
+    instance = session.get(ProcessInstance, instance_id)
+    assert instance.process_key == "registration" and instance.business_key == "P-9"
+    assert [t.element_id for t in _open(session, instance_id)] == ["check"]
