@@ -42,9 +42,11 @@ def _migrations_dir() -> str:
 
 def _register_domains(app: Flask) -> None:
     """Each domain registers its blueprints, CLI commands, operations and jobs here."""
-    from backend import health, jobs, workdays, workflow
+    from backend import demo, health, jobs, serve, workdays, workflow
 
     health.init_app(app)
     jobs.init_app(app)
     workdays.init_app(app)
     workflow.init_app(app)
+    demo.init_app(app)
+    serve.init_app(app)

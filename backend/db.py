@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 
@@ -42,7 +43,7 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC)
 
 
-JSONType = sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql")
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
 def read_only_unit_of_work() -> None:

@@ -31,3 +31,5 @@ def configure_logging(level: str) -> None:
     handler.setFormatter(JsonFormatter())
     root.addHandler(handler)
     root.setLevel(level)
+    # The engine logs every task state change with its data at INFO: noise, and costly.
+    logging.getLogger("spiff").setLevel(max(logging.WARNING, logging.getLevelName(level)))

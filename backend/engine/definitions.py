@@ -22,7 +22,7 @@ from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
-from backend.engine.serialization import SERIALIZER
+from backend.engine.serialization import SERIALIZER, dumps
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 
@@ -261,7 +261,7 @@ def _describe(key, title, file_name, source, spec, subprocess_specs) -> ProcessM
         file_name=file_name,
         source=source,
         content_hash=content_hash,
-        spec_json=json.dumps(bundle, ensure_ascii=False, separators=(",", ":")),
+        spec_json=dumps(bundle),
         elements=sorted(elements, key=lambda e: e.id),
         expressions=expressions,
         message_names=sorted(messages),

@@ -25,7 +25,7 @@ from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
-from backend.engine.serialization import SERIALIZER
+from backend.engine.serialization import SERIALIZER, dumps
 
 # operation name, evaluated parameters, a copy of the task data -> JSON-able result
 ServiceCaller = Callable[[str, dict[str, Any], dict[str, Any]], Any]
@@ -139,7 +139,7 @@ class ProcessRun:
         state = SERIALIZER.to_dict(self._wf)
         state.pop("spec", None)
         state.pop("subprocess_specs", None)
-        return json.dumps(state, ensure_ascii=False, separators=(",", ":"))
+        return dumps(state)
 
     # -- running --------------------------------------------------------------------
     def run(self) -> list[TaskFailure]:
@@ -323,7 +323,8 @@ def _failure(task, exc: BaseException) -> TaskFailure:
         if isinstance(cause, ServiceTaskFailed):
             service_failed, cause = True, cause.cause
             break
-        inner = getattr(cause, "exception", None) or cause.__cause__
+        # WorkflowTaskException is raised inside `except`: the real error is its context.
+        inner = cause.__cause__ or (cause.__context__ if isinstance(cause, WorkflowTaskException) else None)
         if inner is None:
             break
         cause = inner

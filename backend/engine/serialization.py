@@ -1,8 +1,10 @@
 """The one serializer configuration: Spiff's own classes plus the value types of this domain."""
 
+import json
 from datetime import date
 from decimal import Decimal
 
+from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION, BpmnWorkflowSerializer
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
@@ -14,3 +16,12 @@ _registry.register(date, lambda v: {"value": v.isoformat()}, lambda v: date.from
 SERIALIZER = BpmnWorkflowSerializer(_registry)
 # to_dict() omits the version; we record it beside every saved state.
 SERIALIZER_VERSION = VERSION
+
+
+def dumps(state: dict) -> str:
+    """JSON text of a serializer dict; registered value types (Decimal, date, datetime) inside
+    task data are encoded by the serializer's own encoder, so they come back typed."""
+    return json.dumps(state, cls=_ENCODER, ensure_ascii=False, separators=(",", ":"))
+
+
+_ENCODER = create_encoder(_registry)

@@ -23,7 +23,8 @@ def deploy_command(directory, deployed_by):
     """Parse, validate and store every changed process; refuse all on any problem."""
     files = read_directory(directory or current_app.config["PROCESSES_DIR"])
     if not files:
-        raise click.ClickException("没有找到 .bpmn 文件")
+        click.echo("没有找到 .bpmn 文件, 未部署任何流程 (no .bpmn files found)")
+        return
     try:
         result = deploy_files(
             session=db.session, files=files, forms_dir=current_app.config["FORMS_DIR"], deployed_by=deployed_by

@@ -285,7 +285,7 @@ def _open_incident(session, instance: ProcessInstance, *, kind: str, message: st
         session.add(incident)
         session.flush()
         record(session, instance, "incident.opened", task_id=fields.get("task_id"),
-               element_id=fields.get("element_id"), incident_id=incident.id, kind=kind, message=message)
+               element_id=fields.get("element_id"), incident_id=incident.id, incident_kind=kind, message=message)
     if instance.state == "running":
         instance.state = "incident"
     return incident

@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from backend.workdays.service import seed_from_chinese_calendar
 from backend.workflow import registry
 from backend.workflow.deploy import deploy_files, read_directory
 
@@ -42,6 +43,7 @@ def payments():
 
 @pytest.fixture()
 def deployed(session):
+    seed_from_chinese_calendar(session=session)
     result = deploy_files(session=session, files=read_directory(BPMN_DIR), forms_dir=FORMS_DIR, deployed_by="test")
     session.commit()
     return {d.key: d for d in result.created}

@@ -1,0 +1,52 @@
+"""Demo data for `make run`, loaded idempotently by `flask demo load`."""
+
+import click
+import sqlalchemy as sa
+from flask.cli import AppGroup
+
+from backend.extensions import db
+
+demo_cli = AppGroup("demo", help="演示数据 (Demo data).")
+
+# Each domain adds its loader here as it grows; a loader must be idempotent.
+LOADERS: list = []
+
+
+def loader(fn):
+    LOADERS.append(fn)
+    return fn
+
+
+@demo_cli.command("load")
+def load_command():
+    """Load the demo data; running it twice changes nothing."""
+    for fn in LOADERS:
+        created = fn(session=db.session)
+        db.session.commit()
+        click.echo(f"{fn.__doc__.strip() if fn.__doc__ else fn.__name__}: {created} new")
+
+
+def print_banner(app, url: str) -> None:
+    from backend.workflow.models import ProcessDefinition
+
+    with app.app_context():
+        processes = db.session.scalars(sa.select(ProcessDefinition.key).distinct()).all()
+    backend = "Redis + dramatiq" if app.config["REDIS_URL"] else "embedded broker, in-process workers"
+    click.echo("")
+    click.echo("  重点项目管理平台 (Key-project BPM platform)")
+    click.echo(f"  URL:       {url}")
+    click.echo(f"  Health:    {url}healthz")
+    click.echo(f"  Database:  {db.engine.url.render_as_string(hide_password=True)}")
+    click.echo(f"  Jobs:      {backend}")
+    click.echo(f"  Processes: {', '.join(sorted(processes)) or '(none deployed)'}")
+    for line in DEMO_ACCOUNTS_TEXT:
+        click.echo(line)
+    click.echo("")
+
+
+# Filled by the accounts domain when it exists; until then there is no login.
+DEMO_ACCOUNTS_TEXT: list[str] = []
+
+
+def init_app(app):
+    app.cli.add_command(demo_cli)

@@ -1,0 +1,8 @@
+"""The official working-day calendar (工作日历) that government time limits count in."""
+
+
+def init_app(app):
+    from backend.workdays import models  # noqa: F401  (register the tables)
+    from backend.workdays.cli import calendar_cli
+
+    app.cli.add_command(calendar_cli)

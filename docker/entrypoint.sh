@@ -1,0 +1,16 @@
+#!/bin/sh
+# One image, three roles. Migrations and deploys are idempotent, so every role may run them.
+set -e
+case "$1" in
+  web)
+    flask --app app db upgrade
+    flask --app app calendar seed
+    flask --app app processes deploy --by docker
+    exec gunicorn -w "${WEB_CONCURRENCY:-4}" -b 0.0.0.0:8000 --access-logfile - app:app ;;
+  worker)
+    exec flask --app app worker ;;
+  scheduler)
+    exec flask --app app scheduler run ;;
+  *)
+    exec "$@" ;;
+esac
