@@ -83,6 +83,8 @@ class WaitingMessage:
     task_id: str
     element_id: str
     name: str
+    properties: dict[str, str] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -251,7 +253,13 @@ class ProcessRun:
 
     def waiting_messages(self) -> list[WaitingMessage]:
         return [
-            WaitingMessage(str(t.id), t.task_spec.bpmn_id, t.task_spec.event_definition.name)
+            WaitingMessage(
+                str(t.id),
+                t.task_spec.bpmn_id,
+                t.task_spec.event_definition.name,
+                dict((getattr(t.task_spec, "extensions", {}) or {}).get("properties", {})),
+                t.data,
+            )
             for t in self._waiting_event_tasks()
             if isinstance(t.task_spec.event_definition, MessageEventDefinition)
         ]

@@ -109,7 +109,9 @@ def _declare_actor(broker: dramatiq.Broker, name: str, queue: str) -> None:
 def send(*, actor: str, outbox_id: int) -> None:
     """Hand one outbox row to the broker. The relay only sends rows that are due."""
     broker = current_broker()
-    message = dramatiq.Message(queue_name=_runtime.queue, actor_name=actor, args=(outbox_id,), kwargs={}, options={})
+    message = dramatiq.Message(
+        queue_name=_runtime.queue, actor_name=actor, args=(outbox_id,), kwargs={}, options={}
+    )
     broker.enqueue(message)
 
 
@@ -156,6 +158,9 @@ def _status_client() -> redis.Redis:
             # Its own client: short timeouts and one quick retry (a connection left over from before
             # a Redis restart), unlike the broker's patient connection pool.
             _runtime.status_client = redis.Redis.from_url(
-                _runtime.redis_url, socket_timeout=1, socket_connect_timeout=1, retry=RedisRetry(NoBackoff(), 1)
+                _runtime.redis_url,
+                socket_timeout=1,
+                socket_connect_timeout=1,
+                retry=RedisRetry(NoBackoff(), 1),
             )
         return _runtime.status_client

@@ -28,9 +28,15 @@ jobs_cli = AppGroup("jobs", help="后台任务 (Background jobs: outbox relay an
 
 
 @click.command("worker")
-@click.option("--processes", "-p", default=1, show_default=True, type=click.IntRange(1), help="Worker processes.")
-@click.option("--threads", "-t", default=8, show_default=True, type=click.IntRange(1), help="Threads per process.")
-@click.option("--relay/--no-relay", default=True, show_default=True, help="Also relay the outbox in this process.")
+@click.option(
+    "--processes", "-p", default=1, show_default=True, type=click.IntRange(1), help="Worker processes."
+)
+@click.option(
+    "--threads", "-t", default=8, show_default=True, type=click.IntRange(1), help="Threads per process."
+)
+@click.option(
+    "--relay/--no-relay", default=True, show_default=True, help="Also relay the outbox in this process."
+)
 @with_appcontext
 def worker_command(processes, threads, relay):
     """Run dramatiq workers against Redis in the foreground until SIGTERM/SIGINT."""
@@ -47,7 +53,9 @@ def worker_command(processes, threads, relay):
     worker = dramatiq.Worker(broker.current_broker(), queues={broker.queue_name()}, worker_threads=threads)
     worker.start()
     loop = RelayLoop(interval=float(app.config["JOB_RELAY_INTERVAL_SECONDS"])).start() if relay else None
-    click.echo(f"worker: {threads} threads on queue {broker.queue_name()!r}, relay {'on' if relay else 'off'}")
+    click.echo(
+        f"worker: {threads} threads on queue {broker.queue_name()!r}, relay {'on' if relay else 'off'}"
+    )
     while not stop.wait(1):
         pass
     click.echo("worker: stopping, letting jobs in progress finish")

@@ -59,7 +59,9 @@ def stop_embedded(timeout: float = 10) -> None:
 def stop_worker(worker: dramatiq.Worker, *, timeout: float) -> None:
     """Stop a dramatiq Worker and detach it from its broker, which may get another one later."""
     worker.stop(timeout=int(timeout * 1000))
-    worker.broker.middleware = [m for m in worker.broker.middleware if getattr(m, "worker", None) is not worker]
+    worker.broker.middleware = [
+        m for m in worker.broker.middleware if getattr(m, "worker", None) is not worker
+    ]
 
 
 def is_running() -> bool:

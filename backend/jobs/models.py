@@ -27,7 +27,9 @@ class OutboxJob(db.Model):
     __table_args__ = (
         # The relay's query: due pending rows, and dispatched rows gone stale.
         sa.Index("ix_outbox_job_state_run_after", "state", "run_after"),
-        sa.CheckConstraint(sa.text("state IN ('pending', 'dispatched', 'done', 'failed', 'dead')"), name="state"),
+        sa.CheckConstraint(
+            sa.text("state IN ('pending', 'dispatched', 'done', 'failed', 'dead')"), name="state"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

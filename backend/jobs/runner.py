@@ -72,7 +72,10 @@ def _run_locked(session, outbox_id: int, expected_actor: str | None) -> str:
         return SKIPPED
     if expected_actor is not None and row.actor != expected_actor:
         # A message from another deployment sharing the broker; the row is not ours to run.
-        log.error("job.actor_mismatch", extra={"job_id": row.id, "actor": row.actor, "message_actor": expected_actor})
+        log.error(
+            "job.actor_mismatch",
+            extra={"job_id": row.id, "actor": row.actor, "message_actor": expected_actor},
+        )
         session.rollback()
         return SKIPPED
     spec = registry.get(row.actor)
@@ -95,7 +98,9 @@ def _run_locked(session, outbox_id: int, expected_actor: str | None) -> str:
         log.info("job.retry_requested", extra={**extra, "delay_seconds": request.delay_seconds})
     except Exception as exc:
         outcome = _record_failure(spec, row, exc)
-        log.warning("job.failed", extra={**extra, "attempts": row.attempts, "outcome": outcome}, exc_info=True)
+        log.warning(
+            "job.failed", extra={**extra, "attempts": row.attempts, "outcome": outcome}, exc_info=True
+        )
     else:
         _finish(row, DONE, utcnow())
         outcome = RAN

@@ -104,6 +104,9 @@ def lint(models: list[ProcessModel], *, forms_dir: Path) -> list[Problem]:
                     source = element.properties.get(prop)
                     if source:
                         problems.extend(_compile_problems(sandbox, source, "eval", lambda m, e=element: pinned(model, e.id, m)))
+            correlation = element.properties.get("correlation")
+            if correlation:
+                problems.extend(_compile_problems(sandbox, correlation, "eval", lambda m, e=element: pinned(model, e.id, m)))
             if element.type == "serviceTask" and element.operation not in registry.names():
                 problems.append(pinned(model, element.id, f"服务任务调用了未注册的操作: {element.operation}"))
         for expression in model.expressions:

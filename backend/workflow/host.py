@@ -122,7 +122,7 @@ def save(ctx: HostContext, instance: ProcessInstance, run: ProcessRun, failures:
     instance.updated_at = ctx.now
     _sync_human_tasks(ctx, instance, run)
     _sync_timer(session, instance, run)
-    _sync_message_waits(session, instance, run)
+    _sync_message_waits(ctx, instance, run)
     for message in run.take_thrown_messages():
         jobs.enqueue(
             session=session,
@@ -231,17 +231,37 @@ def _sync_timer(session, instance: ProcessInstance, run: ProcessRun) -> None:
         row.due_at, row.element_id = first.due_at, first.element_id
 
 
-def _sync_message_waits(session, instance: ProcessInstance, run: ProcessRun) -> None:
-    wanted = {(m.name, m.element_id) for m in run.waiting_messages()}
+def _sync_message_waits(ctx: HostContext, instance: ProcessInstance, run: ProcessRun) -> None:
+    session = ctx.session
+    wanted = {(m.name, m.element_id): m for m in run.waiting_messages()}
     rows = session.scalars(sa.select(MessageWait).filter_by(instance_id=instance.id)).all()
     have = {(r.name, r.element_id): r for r in rows}
     for key, row in have.items():
         if key not in wanted:
             session.delete(row)
-    for name, element_id in wanted - have.keys():
+    for name, element_id in wanted.keys() - have.keys():
+        message = wanted[(name, element_id)]
         session.add(
-            MessageWait(instance_id=instance.id, name=name, element_id=element_id, business_key=instance.business_key)
+            MessageWait(
+                instance_id=instance.id,
+                name=name,
+                element_id=element_id,
+                business_key=instance.business_key,
+                correlation_key=_correlation_key(ctx, message),
+            )
         )
+
+
+def _correlation_key(ctx: HostContext, message) -> str | None:
+    source = message.properties.get("correlation")
+    if not source:
+        return None
+    try:
+        value = ctx.environment.evaluate(source, dict(message.data))
+    except Exception as exc:  # an unresolvable key leaves the wait correlatable by business key only
+        log.warning("correlation expression failed", extra={"task_id": message.task_id, "error": str(exc)})
+        return None
+    return None if value is None else str(value)
 
 
 def _handle_failure(ctx: HostContext, instance: ProcessInstance, failure: TaskFailure, *, attempt: int) -> None:

@@ -20,12 +20,11 @@ def retry_task(payload: dict) -> None:
 
 @job("workflow.deliver_message", max_retries=3)
 def deliver_message(payload: dict) -> None:
-    """A message thrown by one instance, delivered to the others waiting for it."""
-    correlations = payload.get("correlations") or {}
+    """A message thrown by one instance, delivered to the others of the same project waiting for it."""
     service.correlate_message(
         session=db.session,
         name=payload["name"],
         payload=payload.get("payload"),
-        business_key=correlations.get("business_key", payload.get("business_key")),
+        business_key=payload.get("business_key"),
         actor=f"instance:{payload.get('sender')}",
     )

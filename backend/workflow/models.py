@@ -110,12 +110,18 @@ class MessageWait(db.Model):
     """A message an instance is waiting for, for correlation by name and business key."""
 
     __tablename__ = "message_wait"
-    __table_args__ = (sa.Index("ix_message_wait_name_key", "name", "business_key"),)
+    __table_args__ = (
+        sa.Index("ix_message_wait_name_key", "name", "business_key"),
+        sa.Index("ix_message_wait_name_correlation", "name", "correlation_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(sa.ForeignKey("process_instance.id"), index=True)
     name: Mapped[str] = mapped_column(sa.String(200))
     business_key: Mapped[str | None] = mapped_column(sa.String(120))
+    # Value of the catch event's `correlation` expression over the waiting task's data,
+    # e.g. a contract or payment number: correlation by property, not only by project.
+    correlation_key: Mapped[str | None] = mapped_column(sa.String(200))
     element_id: Mapped[str] = mapped_column(sa.String(120))
 
 

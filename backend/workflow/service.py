@@ -115,15 +115,19 @@ def correlate_message(
     name: str,
     payload: Any = None,
     business_key: str | None = None,
+    correlation_key: str | None = None,
     start_business_key: str | None = None,
     actor: str | None = None,
 ) -> Correlation:
-    """Deliver `name` to the instances waiting for it (of that business key when given)
-    and start the processes whose start event waits for it."""
+    """Deliver `name` to the instances waiting for it (narrowed by business key and/or the
+    catch event's correlation key when given) and start the processes whose start event
+    waits for it."""
     result = Correlation()
     waits = sa.select(MessageWait.instance_id).filter_by(name=name).distinct().order_by(MessageWait.instance_id)
     if business_key is not None:
         waits = waits.filter_by(business_key=business_key)
+    if correlation_key is not None:
+        waits = waits.filter_by(correlation_key=str(correlation_key))
     for instance_id in session.scalars(waits).all():
         instance = lock_instance(session, instance_id)
         if instance.state not in ("running", "incident"):

@@ -44,7 +44,12 @@ def test_enqueue_writes_the_row_in_the_callers_transaction(session):
     row = jobs.enqueue(session=session, actor="test_jobs.record", payload={"key": "b"}, delay_seconds=30)
     session.commit()
     stored = row_state(session, row.id)
-    assert (stored.actor, stored.payload, stored.state, stored.attempts) == ("test_jobs.record", {"key": "b"}, "pending", 0)
+    assert (stored.actor, stored.payload, stored.state, stored.attempts) == (
+        "test_jobs.record",
+        {"key": "b"},
+        "pending",
+        0,
+    )
     assert stored.run_after >= stored.created_at + timedelta(seconds=30)
 
 
@@ -54,13 +59,27 @@ def test_enqueue_refuses_unknown_jobs(session):
 
 
 def test_idempotency_key_writes_one_row(session):
-    first = jobs.enqueue(session=session, actor="test_jobs.record", payload={"key": "a"}, idempotency_key="timer:1:x")
+    first = jobs.enqueue(
+        session=session, actor="test_jobs.record", payload={"key": "a"}, idempotency_key="timer:1:x"
+    )
     assert first is not None and first.id is not None
     # Same transaction, then a later one: nothing more is written.
-    assert jobs.enqueue(session=session, actor="test_jobs.record", payload={"key": "b"}, idempotency_key="timer:1:x") is None
+    assert (
+        jobs.enqueue(
+            session=session, actor="test_jobs.record", payload={"key": "b"}, idempotency_key="timer:1:x"
+        )
+        is None
+    )
     session.commit()
-    assert jobs.enqueue(session=session, actor="test_jobs.record", payload={"key": "c"}, idempotency_key="timer:1:x") is None
-    other = jobs.enqueue(session=session, actor="test_jobs.record", payload={"key": "d"}, idempotency_key="timer:2:x")
+    assert (
+        jobs.enqueue(
+            session=session, actor="test_jobs.record", payload={"key": "c"}, idempotency_key="timer:1:x"
+        )
+        is None
+    )
+    other = jobs.enqueue(
+        session=session, actor="test_jobs.record", payload={"key": "d"}, idempotency_key="timer:2:x"
+    )
     session.commit()
     assert _count(session) == 2
     assert row_state(session, first.id).payload == {"key": "a"}
@@ -86,7 +105,9 @@ def test_committing_enqueued_jobs_nudges_the_relay(session, monkeypatch):
 def test_relay_sends_due_rows_and_the_run_marks_them_done(session, calls, stub_broker):
     job_id = _enqueue(session, "a")
     later = _enqueue(session, "later", commit=False)
-    session.execute(sa.update(OutboxJob).where(OutboxJob.id == later).values(run_after=datetime(2999, 1, 1, tzinfo=UTC)))
+    session.execute(
+        sa.update(OutboxJob).where(OutboxJob.id == later).values(run_after=datetime(2999, 1, 1, tzinfo=UTC))
+    )
     session.commit()
 
     assert jobs.relay_pending() == 1

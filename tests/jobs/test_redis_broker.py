@@ -77,7 +77,9 @@ def test_job_runs_through_redis_and_a_real_worker(session, calls, private_namesp
 
 
 def _redis_server_binary() -> str:
-    binary = shutil.which("redis-server") or ("/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None)
+    binary = shutil.which("redis-server") or (
+        "/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None
+    )
     if binary is None:
         reason = "redis-server binary not found: cannot test Redis restarts"
         if IN_CI:
@@ -172,7 +174,9 @@ def test_queued_messages_survive_a_redis_restart(session, calls, redis_server_fa
     assert sorted(calls.keys()) == ["a", "b", "c", "d", "e"]  # each exactly once
 
 
-def test_messages_lost_by_redis_are_redispatched_from_the_outbox(session, calls, app, redis_server_factory, monkeypatch):
+def test_messages_lost_by_redis_are_redispatched_from_the_outbox(
+    session, calls, app, redis_server_factory, monkeypatch
+):
     server = redis_server_factory(appendonly=False)
     namespace = "bpm-lost"
     broker = RedisBroker(url=server.url, namespace=namespace, middleware=[])

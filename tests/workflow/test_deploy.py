@@ -23,11 +23,12 @@ def test_deploy_stores_each_version_once(session):
     files = read_directory(BPMN_DIR)
     first = _deploy(session, files)
     session.commit()
-    assert {d.key for d in first.created} == {"parallel_review", "timed_review", "payment_flow", "registration", "runaway"}
+    assert {d.key for d in first.created} == {
+        "parallel_review", "timed_review", "payment_flow", "registration", "runaway", "confirmer"}
     second = _deploy(session, files)
     session.commit()
     assert second.created == []
-    assert session.scalar(sa.select(sa.func.count()).select_from(ProcessDefinition)) == 5
+    assert session.scalar(sa.select(sa.func.count()).select_from(ProcessDefinition)) == 6
 
     changed = dict(files)
     changed["parallel_review.bpmn"] = files["parallel_review.bpmn"].replace("汇总", "汇总意见")

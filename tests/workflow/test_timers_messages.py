@@ -90,3 +90,36 @@ def test_message_start_event_starts_an_instance(session, deployed):
     instance = session.get(ProcessInstance, instance_id)
     assert instance.process_key == "registration" and instance.business_key == "P-9"
     assert [t.element_id for t in _open(session, instance_id)] == ["check"]
+
+
+def test_message_correlates_by_correlation_key(session, deployed, payments):
+    first = service.start_instance(session=session, process_key="payment_flow", data={"amount": "1.00"},
+                                   business_key="P-C")
+    second = service.start_instance(session=session, process_key="payment_flow", data={"amount": "2.00"},
+                                    business_key="P-C")
+    session.commit()
+    # Same project: the request number (from the service result) tells them apart.
+    keys = session.scalars(sa.select(MessageWait.correlation_key).order_by(MessageWait.instance_id)).all()
+    assert keys == ["PR-1", "PR-2"]
+    result = service.correlate_message(session=session, name="disbursement_confirmed", correlation_key="PR-1",
+                                       payload={"voucher": "V-1"})
+    session.commit()
+    assert result.delivered_to == [first.id]
+    assert session.get(ProcessInstance, second.id).state == "running"
+
+
+def test_thrown_message_reaches_waiting_instance_of_same_project(session, deployed, payments):
+    waiting = service.start_instance(session=session, process_key="payment_flow", data={"amount": "3.00"},
+                                     business_key="P-M")
+    other = service.start_instance(session=session, process_key="payment_flow", data={"amount": "4.00"},
+                                   business_key="P-OTHER")
+    sender = service.start_instance(session=session, process_key="confirmer", data={"voucher": "V-77"},
+                                    business_key="P-M")
+    session.commit()
+    assert sender.state == "completed"
+    jobs.drain()
+    session.expire_all()
+    assert session.get(ProcessInstance, waiting.id).state == "completed"
+    assert session.get(ProcessInstance, other.id).state == "running"
+    data = load_run(host_context(session), session.get(ProcessInstance, waiting.id)).data
+    assert data["confirmation"] == {"voucher": "V-77"}
