@@ -42,11 +42,33 @@ def _migrations_dir() -> str:
 
 def _register_domains(app: Flask) -> None:
     """Each domain registers its blueprints, CLI commands, operations and jobs here."""
-    from backend import demo, health, jobs, serve, workdays, workflow
+    from backend import (
+        approvals,
+        contracts,
+        demo,
+        files,
+        health,
+        jobs,
+        org,
+        projects,
+        serve,
+        tickets,
+        workdays,
+        workflow,
+    )
 
+    # Platform
     health.init_app(app)
     jobs.init_app(app)
     workdays.init_app(app)
     workflow.init_app(app)
+    files.init_app(app)
+    # Business domains
+    org.init_app(app)
+    projects.init_app(app)
+    approvals.init_app(app)
+    tickets.init_app(app)
+    contracts.init_app(app)
+    # Start-up
     demo.init_app(app)
     serve.init_app(app)

@@ -58,6 +58,7 @@ class ReadyUserTask:
     multi_instance_parent: str | None = None
     instance_index: int | None = None
     item: Any = None  # the multi-instance input item (e.g. the expert of this child)
+    instance_count: int | None = None  # how many children the multi-instance step has in all
 
 
 @dataclass
@@ -169,9 +170,14 @@ class ProcessRun:
         self._wf.refresh_timers()
         return self.run()
 
-    def complete_user_task(self, task_id: str, data: dict[str, Any]) -> list[TaskFailure]:
+    def complete_user_task(self, task_id: str, data: dict[str, Any], *, output: Any = None) -> list[TaskFailure]:
+        """Run a ready user task with its form data. For a multi-instance child, `output`
+        (default: the form data) becomes its output item, e.g. one expert's vote."""
         task = self._ready_manual_task(task_id)
         task.data.update(data)
+        mi = task.parent.task_spec if isinstance(task.parent.task_spec, MultiInstanceTask) else None
+        if mi is not None and mi.output_item is not None and mi.output_item.bpmn_id not in data:
+            task.data[mi.output_item.bpmn_id] = data if output is None else output
         task.run()
         return self.run()
 
@@ -215,10 +221,11 @@ class ProcessRun:
         for task in self._wf.get_tasks(state=TaskState.READY, manual=True):
             spec = task.task_spec
             parent = task.parent if isinstance(task.parent.task_spec, MultiInstanceTask) else None
-            item, index = None, None
+            item, index, count = None, None, None
             if parent is not None:
                 mi = parent.task_spec
                 index = task.internal_data.get("key_or_index")
+                count = _instance_count(parent)
                 if mi.input_item is not None and mi.input_item.exists(task):
                     item = mi.input_item.get(task)
                 else:
@@ -235,6 +242,7 @@ class ProcessRun:
                     multi_instance_parent=str(parent.id) if parent else None,
                     instance_index=index if isinstance(index, int) else None,
                     item=item,
+                    instance_count=count,
                 )
             )
         return result
@@ -311,6 +319,15 @@ class ProcessRun:
                 if task.id not in seen and task.state == TaskState.WAITING:
                     seen.add(task.id)
                     yield task
+
+
+def _instance_count(parent) -> int:
+    mi = parent.task_spec
+    if mi.data_input is not None and mi.data_input.exists(parent):
+        return len(mi.data_input.get(parent))
+    if mi.cardinality:
+        return int(parent.workflow.script_engine.evaluate(parent, mi.cardinality))
+    return len(parent.children)
 
 
 def _timer_due(value) -> datetime | None:

@@ -20,7 +20,7 @@ from backend.jobs import registry
 from backend.jobs.broker import app_for_jobs
 from backend.jobs.models import DEAD, DISPATCHED, DONE, FAILED, PENDING, OutboxJob
 from backend.jobs.registry import Retry
-from backend.jobs.service import WROTE
+from backend.jobs.service import RUNNING_JOB, WROTE
 
 log = logging.getLogger("backend.jobs")
 
@@ -86,8 +86,7 @@ def _run_locked(session, outbox_id: int, expected_actor: str | None) -> str:
 
     extra = {"job_id": row.id, "actor": row.actor}
     try:
-        with session.begin_nested():  # the job's own work, undone alone on failure
-            spec.fn(copy.deepcopy(row.payload))
+        _run_in_savepoint(session, spec, row)
     except Retry as request:
         row.state = PENDING
         row.run_after = utcnow() + timedelta(seconds=request.delay_seconds)
@@ -107,6 +106,23 @@ def _run_locked(session, outbox_id: int, expected_actor: str | None) -> str:
         log.info("job.done", extra=extra)
     session.commit()
     return outcome
+
+
+def _run_in_savepoint(session, spec: registry.JobSpec, row: OutboxJob) -> None:
+    """The job's own work, undone alone on failure while the row stays locked."""
+    savepoint = session.begin_nested()
+    # While set, committing this savepoint (the job calling commit()) is refused: it would
+    # release the work towards a commit without the row's 'done' mark.
+    session.info[RUNNING_JOB] = (row.id, savepoint)
+    try:
+        spec.fn(copy.deepcopy(row.payload))
+    except BaseException:
+        session.info.pop(RUNNING_JOB, None)
+        if savepoint.is_active:
+            savepoint.rollback()
+        raise
+    session.info.pop(RUNNING_JOB, None)
+    savepoint.commit()
 
 
 def _runnable(row: OutboxJob, now) -> bool:

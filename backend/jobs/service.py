@@ -15,6 +15,7 @@ from backend.jobs.models import DEAD, FAILED, PENDING, STATES, OutboxJob
 # Keys in Session.info, cleared when the transaction ends.
 ENQUEUED = "jobs.enqueued"  # this transaction wrote outbox rows: nudge the relay on commit
 WROTE = "jobs.flushed"  # this transaction flushed writes (drain refuses to leave them behind)
+RUNNING_JOB = "jobs.running"  # a job function is running in this session: only the runner commits
 
 
 class NotRedeliverable(ValueError):
@@ -123,12 +124,23 @@ def install_session_hooks() -> None:
     if event.contains(Session, "after_commit", _after_commit):
         return
     event.listen(Session, "after_flush", _after_flush)
+    event.listen(Session, "before_commit", _before_commit)
     event.listen(Session, "after_commit", _after_commit)
     event.listen(Session, "after_rollback", _after_rollback)
 
 
 def _after_flush(session, _flush_context) -> None:
     session.info[WROTE] = True
+
+
+def _before_commit(session) -> None:
+    running = session.info.get(RUNNING_JOB)
+    # A job may use savepoints of its own; committing the runner's savepoint (what a job's
+    # commit() does first) would commit its work without the row's 'done' mark.
+    if running is not None and session.get_nested_transaction() is running[1]:
+        raise RuntimeError(
+            f"job {running[0]} called commit(); jobs never commit, the runner commits their work"
+        )
 
 
 def _after_commit(session) -> None:

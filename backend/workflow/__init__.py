@@ -2,7 +2,7 @@
 
 
 def init_app(app):
-    from backend.workflow import jobs, models  # noqa: F401  (register tables and actors)
+    from backend.workflow import jobs, models, operations  # noqa: F401  (tables, actors, operations)
     from backend.workflow.cli import processes_cli, scheduler_cli
 
     app.cli.add_command(processes_cli)

@@ -23,6 +23,7 @@ from backend.engine import ProcessRun, TaskFailure
 from backend.engine.sandbox import SandboxEnvironment, SandboxError
 from backend.workdays.service import get_calendar, script_helpers
 from backend.workflow import registry
+from backend.workflow.countersign import countersign_result
 from backend.workflow.errors import ConcurrentModification, InstanceNotFound
 from backend.workflow.models import Event, HumanTask, Incident, MessageWait, ProcessDefinition, ProcessInstance, Timer
 
@@ -36,6 +37,7 @@ HELPER_NAMES = (
     "working_days_between",
     "is_workday",
     "now_iso",
+    "countersign_result",
 )
 
 # Specs are immutable per version: keep their JSON, never live spec objects (the engine
@@ -55,8 +57,14 @@ def host_context(session) -> HostContext:
     calendar = get_calendar(session=session)
     helpers = script_helpers(calendar, utcnow)
     helpers["now_iso"] = lambda: utcnow().astimezone(SHANGHAI).isoformat()
+    helpers["countersign_result"] = countersign_result
     environment = SandboxEnvironment(helpers=helpers, time_limit=current_app.config["SCRIPT_TIME_LIMIT_SECONDS"])
     return HostContext(session=session, calendar=calendar, environment=environment)
+
+
+def clear_spec_cache() -> None:
+    """Only for tests that empty the tables; definition rows are never updated or deleted."""
+    _spec_cache.clear()
 
 
 def spec_json(session, definition_id: int) -> str:
@@ -80,9 +88,10 @@ def lock_instance(session, instance_id: int) -> ProcessInstance:
     return instance
 
 
-def new_run(ctx: HostContext, definition: ProcessDefinition, data: dict) -> ProcessRun:
+def new_run(ctx: HostContext, instance: ProcessInstance, data: dict) -> ProcessRun:
     return ProcessRun.new(
-        spec_json(ctx.session, definition.id), data, environment=ctx.environment, services=registry.call
+        spec_json(ctx.session, instance.definition_id), data, environment=ctx.environment,
+        services=_service_caller(ctx, instance),
     )
 
 
@@ -91,8 +100,19 @@ def load_run(ctx: HostContext, instance: ProcessInstance) -> ProcessRun:
         spec_json(ctx.session, instance.definition_id),
         instance.state_json,
         environment=ctx.environment,
-        services=registry.call,
+        services=_service_caller(ctx, instance),
     )
+
+
+def _service_caller(ctx: HostContext, instance: ProcessInstance):
+    def call(operation: str, params: dict, data: dict):
+        context = registry.OperationContext(
+            session=ctx.session, instance_id=instance.id, process_key=instance.process_key,
+            business_key=instance.business_key, data=data, now=ctx.now,
+        )
+        return registry.call(operation, params, context)
+
+    return call
 
 
 def record(session, instance: ProcessInstance, kind: str, *, task_id=None, element_id=None, actor=None, **detail):
@@ -182,6 +202,7 @@ def _sync_human_tasks(ctx: HostContext, instance: ProcessInstance, run: ProcessR
             assignee=_assignee(ctx, task),
             form=props.get("formJsonSchemaFilename"),
             multi_instance_parent=task.multi_instance_parent,
+            multi_instance_total=task.instance_count,
             item=json_safe(task.item),
             properties=props,
             due_at=_due_at(ctx, props),

@@ -19,6 +19,8 @@ class ProcessDefinition(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("key", "version", name="uq_process_definition_key_version"),
         sa.UniqueConstraint("key", "content_hash", name="uq_process_definition_key_hash"),
+        # Ids are cache keys for specs (host.spec_json): never reuse one, even on SQLite.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -87,10 +89,16 @@ class HumanTask(db.Model):
     form: Mapped[str | None] = mapped_column(sa.String(200))
     # open | completed | cancelled
     state: Mapped[str] = mapped_column(sa.String(20), default="open")
-    multi_instance_parent: Mapped[str | None] = mapped_column(sa.String(36))
+    multi_instance_parent: Mapped[str | None] = mapped_column(sa.String(36), index=True)
+    multi_instance_total: Mapped[int | None]
     item: Mapped[object | None] = mapped_column(JSONType)
+    # approved | rejected, from the form's decision field: the countersign tally counts these.
+    outcome: Mapped[str | None] = mapped_column(sa.String(20))
     properties: Mapped[dict] = mapped_column(JSONType, default=dict)
     due_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    # Set by the diagram's reminder and escalation timers; the task stays with its assignee.
+    reminded_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    escalated_at: Mapped[object | None] = mapped_column(UTCDateTime)
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[object | None] = mapped_column(UTCDateTime)
     completed_by: Mapped[str | None] = mapped_column(sa.String(120))

@@ -7,6 +7,7 @@ it can never carry code with side effects of its own. An unknown name is refused
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 OperationFn = Callable[..., Any]
@@ -20,6 +21,18 @@ class Operation:
     params: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class OperationContext:
+    """What an operation may know about the call: the unit of work and the instance."""
+
+    session: Any
+    instance_id: int
+    process_key: str
+    business_key: str | None
+    data: dict[str, Any]  # a copy of the calling task's data
+    now: datetime
+
+
 _OPERATIONS: dict[str, Operation] = {}
 
 
@@ -30,7 +43,7 @@ class UnknownOperation(LookupError):
 
 
 def operation(name: str, *, description: str = "", params: tuple[str, ...] = ()):
-    """Register `fn(*, data, **params) -> JSON-able` under `name`."""
+    """Register `fn(ctx: OperationContext, **params) -> JSON-able` under `name`."""
 
     def register(fn: OperationFn) -> OperationFn:
         if name in _OPERATIONS and _OPERATIONS[name].fn is not fn:
@@ -52,5 +65,5 @@ def names() -> set[str]:
     return set(_OPERATIONS)
 
 
-def call(name: str, params: dict[str, Any], data: dict[str, Any]) -> Any:
-    return get(name).fn(data=data, **params)
+def call(name: str, params: dict[str, Any], context: OperationContext) -> Any:
+    return get(name).fn(context, **params)

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from backend import jobs
 from backend.db import utcnow
 from backend.engine import SERIALIZER_VERSION, TaskNotReady
+from backend.workflow import countersign
 from backend.workflow.errors import (
     IncidentNotFound,
     InstanceNotActive,
@@ -51,7 +52,6 @@ def start_instance(
 
 def _start(*, session, definition, data, business_key, started_by, message=None) -> ProcessInstance:
     ctx = host_context(session)
-    run = new_run(ctx, definition, data)
     instance = ProcessInstance(
         definition_id=definition.id,
         process_key=definition.key,
@@ -66,6 +66,7 @@ def _start(*, session, definition, data, business_key, started_by, message=None)
     session.add(instance)
     session.flush()
     record(session, instance, "started", actor=started_by, version=definition.version, data=data)
+    run = new_run(ctx, instance, data)
     failures = run.run()
     if message is not None:
         name, payload = message
@@ -92,15 +93,43 @@ def complete_task(*, session, task_id: str, data: dict[str, Any], actor: str | N
         raise InstanceNotActive(instance.id, instance.state)
     ctx = host_context(session)
     run = load_run(ctx, instance)
+    outcome = _outcome(data.get(task.properties.get("decisionField", "approved")))
+    engine_data = dict(data)
+    if task.multi_instance_parent and task.properties.get("countersign"):
+        engine_data["countersign"] = _countersign_tally(session, task, outcome)
     try:
-        failures = run.complete_user_task(task_id, data)
+        failures = run.complete_user_task(task_id, engine_data, output=data)
     except TaskNotReady:
         raise TaskAlreadyHandled(task_id) from None
-    task.state, task.completed_at, task.completed_by = "completed", ctx.now, actor
+    task.state, task.completed_at, task.completed_by, task.outcome = "completed", ctx.now, actor, outcome
     record(session, instance, "task.completed", task_id=task_id, element_id=task.element_id, actor=actor,
            title=task.title, data=data)
     save(ctx, instance, run, failures, actor=actor)
     return instance
+
+
+def _outcome(decision) -> str | None:
+    if decision is True or decision in ("approved", "approve", "同意"):
+        return "approved"
+    if decision is False or decision in ("rejected", "reject", "不同意"):
+        return "rejected"
+    return None
+
+
+def _countersign_tally(session, task: HumanTask, outcome: str | None) -> dict:
+    """The running tally of a countersign step including this vote (see countersign.py)."""
+    votes = session.execute(
+        sa.select(HumanTask.outcome, sa.func.count())
+        .filter_by(multi_instance_parent=task.multi_instance_parent, state="completed")
+        .group_by(HumanTask.outcome)
+    ).all()
+    counts = {o: n for o, n in votes}
+    approved = counts.get("approved", 0) + (outcome == "approved")
+    rejected = counts.get("rejected", 0) + (outcome == "rejected")
+    return countersign.tally(
+        task.properties["countersign"], approved=approved, rejected=rejected,
+        total=task.multi_instance_total or approved + rejected,
+    )
 
 
 @dataclass

@@ -56,8 +56,13 @@ def _act(payload: dict) -> None:
         time.sleep(payload["sleep"])
     if payload.get("effect"):
         db.session.execute(effects.insert().values(key=payload["key"]))
+    if payload.get("own_savepoint"):
+        with db.session.begin_nested():
+            db.session.execute(effects.insert().values(key=payload["key"] + ":savepoint"))
     if payload.get("follow_up"):
         jobs.enqueue(session=db.session, actor="test_jobs.record", payload={"key": payload["follow_up"]})
+    if payload.get("commit_itself"):
+        db.session.commit()  # against the rules: the runner commits
     if isinstance(step, BaseException):
         raise step
 

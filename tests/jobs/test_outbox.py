@@ -161,6 +161,18 @@ def test_work_and_done_mark_commit_together(session, calls, effect_table):
     assert row.last_error.startswith("RuntimeError: boom after writing")
 
 
+def test_a_job_that_commits_is_stopped_before_its_work_escapes(session, calls, effect_table):
+    job_id = _enqueue(session, "a", effect=True, commit_itself=True)
+    assert jobs.run_job_now(job_id) == "retry"
+    assert session.scalars(sa.select(effect_table.c.key)).all() == []
+    assert "called commit(); jobs never commit" in row_state(session, job_id).last_error
+
+    # Savepoints of the job's own are fine.
+    job_id = _enqueue(session, "b", effect=True, own_savepoint=True)
+    assert jobs.run_job_now(job_id) == "done"
+    assert sorted(session.scalars(sa.select(effect_table.c.key))) == ["b", "b:savepoint"]
+
+
 # --- failures, backoff, Retry ---------------------------------------------------------
 
 

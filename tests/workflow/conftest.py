@@ -18,7 +18,7 @@ class PaymentSystem:
         self.failures_left = 0
         self.calls = []
 
-    def request(self, *, data, amount):
+    def request(self, *, amount):
         self.calls.append(amount)
         if self.failures_left > 0:
             self.failures_left -= 1
@@ -30,8 +30,8 @@ PAYMENTS = PaymentSystem()
 
 
 @registry.operation("test.request_payment", params=("amount",))
-def _request_payment(*, data, amount):
-    return PAYMENTS.request(data=data, amount=amount)
+def _request_payment(ctx, *, amount):
+    return PAYMENTS.request(amount=amount)
 
 
 @pytest.fixture()

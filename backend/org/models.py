@@ -1,0 +1,75 @@
+"""Who is who: administrative divisions, departments, units and the people in them."""
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backend.db import JSONType, UTCDateTime, utcnow
+from backend.extensions import db
+
+
+class Region(db.Model):
+    """行政区划: a 6-digit division code; province → city → county."""
+
+    __tablename__ = "region"
+
+    code: Mapped[str] = mapped_column(sa.String(6), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(60))
+    level: Mapped[str] = mapped_column(sa.String(10))  # province | city | county
+    parent_code: Mapped[str | None] = mapped_column(sa.ForeignKey("region.code"), index=True)
+
+    parent: Mapped["Region | None"] = relationship(remote_side=[code])
+
+
+class Department(db.Model):
+    """A government department taking part in approvals (发改, 财政, 住建, ...)."""
+
+    __tablename__ = "department"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Short code used in candidate groups: "<code>.<role>", e.g. "fgw.reviewer", "cz.head".
+    code: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(60))
+    short_name: Mapped[str] = mapped_column(sa.String(20))
+    region_code: Mapped[str] = mapped_column(sa.ForeignKey("region.code"))
+
+
+class Unit(db.Model):
+    """An organisation outside government: owner (建设单位), contractor, supervision unit, ..."""
+
+    __tablename__ = "unit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    kind: Mapped[str] = mapped_column(sa.String(20))  # owner | contractor | supervisor | designer | finance
+    credit_code: Mapped[str | None] = mapped_column(sa.String(18), unique=True)  # 统一社会信用代码
+    region_code: Mapped[str | None] = mapped_column(sa.ForeignKey("region.code"))
+    contact_name: Mapped[str | None] = mapped_column(sa.String(40))
+    contact_phone: Mapped[str | None] = mapped_column(sa.String(20))
+
+
+class User(db.Model):
+    """A person: a department's reviewer or head, an expert, or someone of a unit."""
+
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(60), unique=True)
+    display_name: Mapped[str] = mapped_column(sa.String(60))
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("department.id"))
+    unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("unit.id"))
+    region_code: Mapped[str | None] = mapped_column(sa.ForeignKey("region.code"))
+    # Roles and candidate groups this person belongs to, e.g. ["reviewer"], ["expert"].
+    roles: Mapped[list] = mapped_column(JSONType, default=list)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+
+    department: Mapped[Department | None] = relationship()
+    unit: Mapped[Unit | None] = relationship()
+
+    @property
+    def groups(self) -> set[str]:
+        """Candidate groups: '<department code>.<role>' for department staff, plus plain roles."""
+        groups = set(self.roles or [])
+        if self.department is not None:
+            groups |= {f"{self.department.code}.{role}" for role in self.roles or []}
+        return groups

@@ -1,0 +1,5 @@
+"""Key projects and their application documents."""
+
+
+def init_app(app):
+    from backend.projects import models  # noqa: F401  (register tables)
