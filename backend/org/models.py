@@ -68,8 +68,11 @@ class User(db.Model):
 
     @property
     def groups(self) -> set[str]:
-        """Candidate groups: '<department code>.<role>' for department staff, plus plain roles."""
+        """Candidate groups: '<department code>.<role>' for department staff, 'unit.<id>' for
+        people of a unit, plus their plain roles ('expert', 'inspector', ...)."""
         groups = set(self.roles or [])
         if self.department is not None:
             groups |= {f"{self.department.code}.{role}" for role in self.roles or []}
+        if self.unit_id is not None:
+            groups.add(f"unit.{self.unit_id}")
         return groups
