@@ -171,14 +171,18 @@ class RelayLoop:
         return self._thread.is_alive()
 
     def _run(self) -> None:
+        failures = 0
         while not self._stop.is_set():
             # Clear before relaying: a nudge that arrives during the pass is not lost.
             self._wake.clear()
             try:
                 relay_pending()
+                failures = 0
             except Exception:  # a broker or database hiccup must not kill the loop
-                log.exception("jobs.relay_failed")
-            self._wake.wait(self.interval)
+                failures += 1
+                log.exception("jobs.relay_failed", extra={"failures": failures})
+            # While the broker is down, wait longer between attempts (up to 30 s), unless nudged.
+            self._wake.wait(min(self.interval * 2**failures, max(self.interval, 30.0)))
 
 
 _loops: set[RelayLoop] = set()

@@ -198,8 +198,10 @@ def _sync_human_tasks(ctx: HostContext, instance: ProcessInstance, run: ProcessR
             element_id=task.element_id,
             title=task.title,
             lane=task.lane,
-            candidate_group=props.get("candidateGroups") or task.lane,
-            assignee=_assignee(ctx, task),
+            candidate_group=_evaluate_property(ctx, task, "candidateGroupExpression")
+            or props.get("candidateGroups")
+            or task.lane,
+            assignee=_evaluate_property(ctx, task, "assignee"),
             form=props.get("formJsonSchemaFilename"),
             multi_instance_parent=task.multi_instance_parent,
             multi_instance_total=task.instance_count,
@@ -212,8 +214,9 @@ def _sync_human_tasks(ctx: HostContext, instance: ProcessInstance, run: ProcessR
         record(session, instance, "task.ready", task_id=task_id, element_id=task.element_id, title=task.title)
 
 
-def _assignee(ctx: HostContext, task) -> str | None:
-    source = task.properties.get("assignee")
+def _evaluate_property(ctx: HostContext, task, name: str) -> str | None:
+    """A data-dependent assignment (assignee, candidate group) evaluated in the sandbox."""
+    source = task.properties.get(name)
     if not source:
         return None
     context = dict(task.data)
@@ -221,8 +224,9 @@ def _assignee(ctx: HostContext, task) -> str | None:
         context.setdefault("item", task.item)
     try:
         value = ctx.environment.evaluate(source, context)
-    except (SandboxError, Exception) as exc:  # an unresolvable assignee leaves the task to its group
-        log.warning("assignee expression failed", extra={"task_id": task.task_id, "error": str(exc)})
+    except Exception as exc:  # unresolvable: the task falls back to its static group or lane
+        log.warning("task property expression failed",
+                    extra={"task_id": task.task_id, "property": name, "error": str(exc)})
         return None
     return str(value) if value not in (None, "") else None
 

@@ -56,6 +56,10 @@ def _act(payload: dict) -> None:
         time.sleep(payload["sleep"])
     if payload.get("effect"):
         db.session.execute(effects.insert().values(key=payload["key"]))
+    if payload.get("bad_sql"):
+        db.session.execute(
+            sa.text("SELECT * FROM test_jobs_no_such_table")
+        )  # aborts a PostgreSQL transaction
     if payload.get("own_savepoint"):
         with db.session.begin_nested():
             db.session.execute(effects.insert().values(key=payload["key"] + ":savepoint"))

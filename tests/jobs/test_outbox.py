@@ -173,6 +173,21 @@ def test_a_job_that_commits_is_stopped_before_its_work_escapes(session, calls, e
     assert sorted(session.scalars(sa.select(effect_table.c.key))) == ["b", "b:savepoint"]
 
 
+def test_a_database_error_in_a_job_is_a_failure_like_any_other(session, calls):
+    job_id = _enqueue(session, "a", bad_sql=True)
+    assert jobs.run_job_now(job_id) == "retry"  # the savepoint rollback keeps the transaction usable
+    row = row_state(session, job_id)
+    assert (row.state, row.attempts) == ("pending", 1)
+    assert "test_jobs_no_such_table" in row.last_error
+
+
+def test_job_names_are_registered_once():
+    with pytest.raises(ValueError, match="already registered"):
+        jobs.job("test_jobs.record")(lambda payload: None)
+    with pytest.raises(ValueError, match="dotted identifiers"):
+        jobs.job("not a name")
+
+
 # --- failures, backoff, Retry ---------------------------------------------------------
 
 

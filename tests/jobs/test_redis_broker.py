@@ -159,19 +159,26 @@ def test_queued_messages_survive_a_redis_restart(session, calls, redis_server_fa
 
         server.kill()  # a crash while the messages wait in Redis
         assert jobs.broker_status()["ok"] is False  # /healthz notices
-        server.start()  # the append-only file brings them back
+        # Work committed while Redis is down waits in the outbox.
+        [during] = _enqueue_committed(session, "d")
+        with pytest.raises(redis.ConnectionError):
+            jobs.relay_pending()
+        assert row_state(session, during).state == "pending"
+
+        server.start()  # the append-only file brings the messages back
         assert _queued(server, namespace) == 3
         assert jobs.broker_status()["ok"] is True
+        assert jobs.relay_pending() == 1
 
         with _Running(broker):
-            wait_until(lambda: _all_done(session, first))
+            wait_until(lambda: _all_done(session, [*first, during]))
             # Redis crashes again under a running worker, which reconnects by itself.
             server.kill()
             server.start()
-            second = _enqueue_committed(session, "d", "e")
+            second = _enqueue_committed(session, "e", "f")
             assert jobs.relay_pending() == 2
             wait_until(lambda: _all_done(session, second), timeout=30)
-    assert sorted(calls.keys()) == ["a", "b", "c", "d", "e"]  # each exactly once
+    assert sorted(calls.keys()) == ["a", "b", "c", "d", "e", "f"]  # each exactly once
 
 
 def test_messages_lost_by_redis_are_redispatched_from_the_outbox(
