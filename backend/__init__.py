@@ -2,9 +2,9 @@
 
 from flask import Flask, request
 
+from backend import extensions
 from backend.config import Config
-from backend.db import configure_engine, read_only_unit_of_work
-from backend.extensions import db, migrate
+from backend.db import begin_unit_of_work, configure_engine
 from backend.logs import configure_logging
 
 
@@ -15,20 +15,20 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.update(config)
     configure_logging(app.config["LOG_LEVEL"])
 
-    db.init_app(app)
-    migrate.init_app(app, db, directory=_migrations_dir())
+    # Bound as `extensions.db`, never as `backend.db`: that name is the backend.db module.
+    extensions.db.init_app(app)
+    extensions.migrate.init_app(app, extensions.db, directory=_migrations_dir())
     with app.app_context():
-        configure_engine(db.engine)
+        configure_engine(extensions.db.engine)
 
     @app.before_request
     def _reads_stay_deferred():
-        if request.method in ("GET", "HEAD", "OPTIONS"):
-            read_only_unit_of_work()
+        begin_unit_of_work(read_only=request.method in ("GET", "HEAD", "OPTIONS"))
 
     @app.teardown_appcontext
     def _end_unit_of_work(exc):
         # Anything not committed by the view is discarded at the edge of the request.
-        db.session.remove()
+        extensions.db.session.remove()
 
     _register_domains(app)
     return app

@@ -46,9 +46,10 @@ class UTCDateTime(TypeDecorator):
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
-def read_only_unit_of_work() -> None:
-    """Mark the current context (a GET request) as not writing: SQLite begins deferred."""
-    _sqlite_begin.set("BEGIN")
+def begin_unit_of_work(*, read_only: bool) -> None:
+    """Set how the next SQLite transaction of this context begins. Called at the start of
+    every request, because server threads (and their context) are reused between requests."""
+    _sqlite_begin.set("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def configure_engine(engine: Engine) -> None:

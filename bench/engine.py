@@ -71,7 +71,10 @@ def _process(key, nodes, flows) -> str:
         f'<?xml version="1.0" encoding="UTF-8"?><bpmn:definitions {NS} id="d_{key}" targetNamespace="bench">'
         f'<bpmn:process id="{key}" name="{key}" isExecutable="true">'
         f'<bpmn:laneSet id="ls"><bpmn:lane id="lane" name="发改">{lane_refs}</bpmn:lane></bpmn:laneSet>'
-        '<bpmn:startEvent id="start"/>' + "".join(nodes) + '<bpmn:endEvent id="end"/>' + "".join(flows)
+        '<bpmn:startEvent id="start"/>'
+        + "".join(nodes)
+        + '<bpmn:endEvent id="end"/>'
+        + "".join(flows)
         + "</bpmn:process></bpmn:definitions>"
     )
 
@@ -80,8 +83,14 @@ def make_app(url: str, workdir: Path):
     forms = workdir / "forms"
     forms.mkdir(exist_ok=True)
     (forms / "bench.json").write_text('{"type": "object", "properties": {"ok": {"type": "boolean"}}}')
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "EMBEDDED_WORKERS": False, "FORMS_DIR": str(forms),
-                      "LOG_LEVEL": "WARNING"})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "EMBEDDED_WORKERS": False,
+            "FORMS_DIR": str(forms),
+            "LOG_LEVEL": "WARNING",
+        }
+    )
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
             with db.engine.begin() as conn:
@@ -105,7 +114,9 @@ def run_case(app, key: str, instances: int, data: dict) -> dict:
     t0 = time.perf_counter()
     ids = []
     for i in range(instances):
-        ids.append(service.start_instance(session=session, process_key=key, data=data, business_key=f"B-{i}").id)
+        ids.append(
+            service.start_instance(session=session, process_key=key, data=data, business_key=f"B-{i}").id
+        )
         session.commit()
     start_s = time.perf_counter() - t0
 
@@ -150,8 +161,18 @@ def bench_database(label: str, url: str, instances: int) -> None:
             cases = [
                 ("10-step process", "seq10", instances, {}),
                 ("50-step process", "seq50", max(2, instances // 10), {}),
-                ("countersign, 5 approvers", "countersign", instances, {"approvers": [f"u{i}" for i in range(5)]}),
-                ("countersign, 200 approvers", "countersign", 2, {"approvers": [f"u{i}" for i in range(200)]}),
+                (
+                    "countersign, 5 approvers",
+                    "countersign",
+                    instances,
+                    {"approvers": [f"u{i}" for i in range(5)]},
+                ),
+                (
+                    "countersign, 200 approvers",
+                    "countersign",
+                    2,
+                    {"approvers": [f"u{i}" for i in range(200)]},
+                ),
             ]
             results = {}
             for title, key, n, data in cases:
@@ -165,20 +186,28 @@ def bench_database(label: str, url: str, instances: int) -> None:
             for n in (5, 200):
                 size = bytes_while_running(app, "countersign", {"approvers": [f"u{i}" for i in range(n)]})
                 print(f"bytes stored, countersign of {n} while open: {size:,}")
-            print(f"bytes stored per completed 10-step instance: {results['10-step process']['bytes_per_instance']:,}")
+            print(
+                f"bytes stored per completed 10-step instance: {results['10-step process']['bytes_per_instance']:,}"
+            )
             small = results["countersign, 5 approvers"]["cpu_ms_per_completion"]
             large = results["countersign, 200 approvers"]["cpu_ms_per_completion"]
             print(f"cost per completion, 200 vs 5 countersign children: {large / small:.2f}x (target < 2x)")
-            print(f"median per completion on a 50-step instance: {results['50-step process']['median_ms']:.2f} ms "
-                  "(target <= 15 ms)")
+            print(
+                f"median per completion on a 50-step instance: {results['50-step process']['median_ms']:.2f} ms "
+                "(target <= 15 ms)"
+            )
             db.session.remove()
             db.engine.dispose()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--instances", type=int, default=50)
-    parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL"))
+    parser.add_argument(
+        "--postgres", default=os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL")
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         bench_database("SQLite (file, WAL)", f"sqlite:///{tmp}/bench.sqlite3", args.instances)

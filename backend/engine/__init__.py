@@ -4,11 +4,19 @@ An upgrade of the engine touches this package alone. The host sees plain datacla
 `ProcessModel` from parsing, `ProcessRun` for one instance, and the sandbox.
 """
 
-from backend.engine.definitions import DefinitionError, Element, Expression, Problem, ProcessModel, parse_files
+from backend.engine.definitions import (
+    DefinitionError,
+    Element,
+    Expression,
+    Problem,
+    ProcessModel,
+    parse_files,
+)
 from backend.engine.instance import (
     ProcessRun,
     ReadyUserTask,
     ServiceTaskFailed,
+    Snapshot,
     TaskFailure,
     TaskNotReady,
     ThrownMessage,
@@ -27,6 +35,7 @@ __all__ = [
     "ProcessRun",
     "ReadyUserTask",
     "ServiceTaskFailed",
+    "Snapshot",
     "TaskFailure",
     "TaskNotReady",
     "ThrownMessage",

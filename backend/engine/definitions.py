@@ -9,7 +9,6 @@ loading an instance never parses XML again.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -149,7 +148,9 @@ def parse_files(files: dict[str, str]) -> list[ProcessModel]:
             except Exception as exc:
                 problems.append(Problem(name, f"无法解析流程 {key}: {type(exc).__name__}: {exc}", key))
                 continue
-            models.append(_describe(key, process.get("name") or key, name, files[name], spec, subprocess_specs))
+            models.append(
+                _describe(key, process.get("name") or key, name, files[name], spec, subprocess_specs)
+            )
     if problems:
         raise DefinitionError(problems)
     return models
@@ -183,10 +184,18 @@ def _structural_problems(name: str, tree: etree._ElementTree) -> list[Problem]:
         return [Problem(name, "不是 BPMN 2.0 文件 (根元素命名空间错误)", line=root.sourceline)]
     processes = list(root.iter(f"{{{BPMN_NS}}}process"))
     if not processes:
-        problems.append(Problem(name, "文件中没有 bpmn:process (协作图或会话图无法执行)", line=root.sourceline))
+        problems.append(
+            Problem(name, "文件中没有 bpmn:process (协作图或会话图无法执行)", line=root.sourceline)
+        )
     elif not any(p.get("isExecutable") == "true" for p in processes):
-        problems.append(Problem(name, '没有可执行的流程: 请设置 isExecutable="true"', processes[0].get("id"),
-                                processes[0].sourceline))
+        problems.append(
+            Problem(
+                name,
+                '没有可执行的流程: 请设置 isExecutable="true"',
+                processes[0].get("id"),
+                processes[0].sourceline,
+            )
+        )
     for flow in root.iter(f"{{{BPMN_NS}}}sequenceFlow"):
         if not flow.get("id"):
             problems.append(Problem(name, "顺序流缺少 id, 引擎会静默丢弃它", line=flow.sourceline))

@@ -89,6 +89,16 @@ class WaitingMessage:
 
 
 @dataclass
+class Snapshot:
+    completed: bool
+    ready_user_tasks: list[ReadyUserTask]
+    errored_tasks: list[str]
+    waiting_timers: list[WaitingTimer]
+    waiting_messages: list[WaitingMessage]
+    has_waiting_events: bool
+
+
+@dataclass
 class ThrownMessage:
     name: str
     payload: Any
@@ -121,7 +131,9 @@ class ProcessRun:
         bundle = json.loads(spec_json)
         spec = SERIALIZER.from_dict(bundle["spec"])
         subprocess_specs = {k: SERIALIZER.from_dict(v) for k, v in bundle["subprocess_specs"].items()}
-        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=_HostScriptEngine(environment, services))
+        workflow = BpmnWorkflow(
+            spec, subprocess_specs, script_engine=_HostScriptEngine(environment, services)
+        )
         workflow.data.update(data)
         # The start task copies workflow data into the first tasks.
         workflow.get_tasks(state=TaskState.READY)[0].data.update(data)
@@ -137,12 +149,13 @@ class ProcessRun:
         workflow.script_engine = _HostScriptEngine(environment, services)
         return cls(workflow)
 
+    def rebind(self, *, environment, services: ServiceCaller) -> None:
+        """Attach this unit of work's sandbox and service caller to a kept live run."""
+        self._wf.script_engine = _HostScriptEngine(environment, services)
+
     def dump(self) -> str:
         """State without the spec (stored once per definition version)."""
-        state = SERIALIZER.to_dict(self._wf)
-        state.pop("spec", None)
-        state.pop("subprocess_specs", None)
-        return dumps(state)
+        return dumps(SERIALIZER.to_dict(self._wf))
 
     # -- running --------------------------------------------------------------------
     def run(self) -> list[TaskFailure]:
@@ -170,7 +183,9 @@ class ProcessRun:
         self._wf.refresh_timers()
         return self.run()
 
-    def complete_user_task(self, task_id: str, data: dict[str, Any], *, output: Any = None) -> list[TaskFailure]:
+    def complete_user_task(
+        self, task_id: str, data: dict[str, Any], *, output: Any = None
+    ) -> list[TaskFailure]:
         """Run a ready user task with its form data. For a multi-instance child, `output`
         (default: the form data) becomes its output item, e.g. one expert's vote."""
         task = self._ready_manual_task(task_id)
@@ -205,6 +220,26 @@ class ProcessRun:
         self._wf.cancel()
 
     # -- projections ----------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        """Everything the host projects after a run, from one walk of the task tree."""
+        ready, errored = [], []
+        # The tasks dicts, not get_tasks(): no tree walk with a parent lookup per step.
+        for workflow in (self._wf, *self._wf.subprocesses.values()):
+            for task in workflow.tasks.values():
+                if task.state == TaskState.ERROR:
+                    errored.append(str(task.id))
+                elif task.state == TaskState.READY and task.task_spec.manual:
+                    ready.append(self._ready_user_task(task))
+        waiting = list(self._waiting_event_tasks())
+        return Snapshot(
+            completed=self._wf.is_completed(),
+            ready_user_tasks=ready,
+            errored_tasks=errored,
+            waiting_timers=self._timers(waiting),
+            waiting_messages=self._messages(waiting),
+            has_waiting_events=bool(waiting),
+        )
+
     @property
     def is_completed(self) -> bool:
         return self._wf.is_completed()
@@ -217,49 +252,52 @@ class ProcessRun:
         return self._wf.data
 
     def ready_user_tasks(self) -> list[ReadyUserTask]:
-        result = []
-        for task in self._wf.get_tasks(state=TaskState.READY, manual=True):
-            spec = task.task_spec
-            parent = task.parent if isinstance(task.parent.task_spec, MultiInstanceTask) else None
-            item, index, count = None, None, None
-            if parent is not None:
-                mi = parent.task_spec
-                index = task.internal_data.get("key_or_index")
-                count = _instance_count(parent)
-                if mi.input_item is not None and mi.input_item.exists(task):
-                    item = mi.input_item.get(task)
-                else:
-                    item = task.internal_data.get("item")
-            extensions = getattr(spec, "extensions", {}) or {}
-            result.append(
-                ReadyUserTask(
-                    task_id=str(task.id),
-                    element_id=parent.task_spec.bpmn_id if parent else spec.bpmn_id,
-                    title=spec.bpmn_name or (parent.task_spec.bpmn_name if parent else None),
-                    lane=spec.lane,
-                    properties=dict(extensions.get("properties", {})),
-                    data=task.data,
-                    multi_instance_parent=str(parent.id) if parent else None,
-                    instance_index=index if isinstance(index, int) else None,
-                    item=item,
-                    instance_count=count,
-                )
-            )
-        return result
+        return [self._ready_user_task(t) for t in self._wf.get_tasks(state=TaskState.READY, manual=True)]
+
+    def _ready_user_task(self, task) -> ReadyUserTask:
+        spec = task.task_spec
+        parent = task.parent if isinstance(task.parent.task_spec, MultiInstanceTask) else None
+        item, index, count = None, None, None
+        if parent is not None:
+            mi = parent.task_spec
+            index = task.internal_data.get("key_or_index")
+            count = _instance_count(parent)
+            if mi.input_item is not None and mi.input_item.exists(task):
+                item = mi.input_item.get(task)
+            else:
+                item = task.internal_data.get("item")
+        extensions = getattr(spec, "extensions", {}) or {}
+        return ReadyUserTask(
+            task_id=str(task.id),
+            element_id=parent.task_spec.bpmn_id if parent else spec.bpmn_id,
+            title=spec.bpmn_name or (parent.task_spec.bpmn_name if parent else None),
+            lane=spec.lane,
+            properties=dict(extensions.get("properties", {})),
+            data=task.data,
+            multi_instance_parent=str(parent.id) if parent else None,
+            instance_index=index if isinstance(index, int) else None,
+            item=item,
+            instance_count=count,
+        )
 
     def waiting_timers(self) -> list[WaitingTimer]:
-        timers = []
-        for task in self._waiting_event_tasks():
-            definition = task.task_spec.event_definition
-            if not isinstance(definition, TimerEventDefinition):
-                continue
-            value = task._get_internal_data("event_value")
-            due = _timer_due(value)
-            if due is not None:
-                timers.append(WaitingTimer(str(task.id), task.task_spec.bpmn_id, due))
-        return timers
+        return self._timers(self._waiting_event_tasks())
 
     def waiting_messages(self) -> list[WaitingMessage]:
+        return self._messages(self._waiting_event_tasks())
+
+    @staticmethod
+    def _timers(tasks) -> list[WaitingTimer]:
+        timers = []
+        for task in tasks:
+            if isinstance(task.task_spec.event_definition, TimerEventDefinition):
+                due = _timer_due(task._get_internal_data("event_value"))
+                if due is not None:
+                    timers.append(WaitingTimer(str(task.id), task.task_spec.bpmn_id, due))
+        return timers
+
+    @staticmethod
+    def _messages(tasks) -> list[WaitingMessage]:
         return [
             WaitingMessage(
                 str(t.id),
@@ -268,7 +306,7 @@ class ProcessRun:
                 dict((getattr(t.task_spec, "extensions", {}) or {}).get("properties", {})),
                 t.data,
             )
-            for t in self._waiting_event_tasks()
+            for t in tasks
             if isinstance(t.task_spec.event_definition, MessageEventDefinition)
         ]
 
@@ -315,7 +353,7 @@ class ProcessRun:
         seen = set()
         for workflow in (self._wf, *self._wf.subprocesses.values()):
             manager = getattr(workflow, "event_manager", None)
-            for task in (manager.tasks.values() if manager else []):
+            for task in manager.tasks.values() if manager else []:
                 if task.id not in seen and task.state == TaskState.WAITING:
                     seen.add(task.id)
                     yield task

@@ -126,7 +126,7 @@ def install_session_hooks() -> None:
     event.listen(Session, "after_flush", _after_flush)
     event.listen(Session, "before_commit", _before_commit)
     event.listen(Session, "after_commit", _after_commit)
-    event.listen(Session, "after_rollback", _after_rollback)
+    event.listen(Session, "after_transaction_end", _after_transaction_end)
 
 
 def _after_flush(session, _flush_context) -> None:
@@ -144,6 +144,8 @@ def _before_commit(session) -> None:
 
 
 def _after_commit(session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: nothing is visible to the relay yet
     session.info.pop(WROTE, None)
     if session.info.pop(ENQUEUED, None):
         from backend.jobs.relay import nudge
@@ -151,6 +153,7 @@ def _after_commit(session) -> None:
         nudge()
 
 
-def _after_rollback(session) -> None:
-    session.info.pop(WROTE, None)
-    session.info.pop(ENQUEUED, None)
+def _after_transaction_end(session, transaction) -> None:
+    if transaction.parent is None:  # the outermost transaction ended: committed or rolled back
+        session.info.pop(WROTE, None)
+        session.info.pop(ENQUEUED, None)

@@ -27,7 +27,10 @@ def deploy_command(directory, deployed_by):
         return
     try:
         result = deploy_files(
-            session=db.session, files=files, forms_dir=current_app.config["FORMS_DIR"], deployed_by=deployed_by
+            session=db.session,
+            files=files,
+            forms_dir=current_app.config["FORMS_DIR"],
+            deployed_by=deployed_by,
         )
     except DefinitionError as exc:
         db.session.rollback()
@@ -47,8 +50,11 @@ def list_command():
     """Print key, version, hash and deploy time of every version."""
     rows = db.session.execute(
         sa.select(
-            ProcessDefinition.key, ProcessDefinition.version, ProcessDefinition.content_hash,
-            ProcessDefinition.deployed_at, ProcessDefinition.name,
+            ProcessDefinition.key,
+            ProcessDefinition.version,
+            ProcessDefinition.content_hash,
+            ProcessDefinition.deployed_at,
+            ProcessDefinition.name,
         ).order_by(ProcessDefinition.key, ProcessDefinition.version)
     ).all()
     click.echo(f"{'key':<28} {'ver':>4}  {'hash':<12}  {'deployed at (UTC)':<20}  name")

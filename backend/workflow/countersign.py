@@ -78,4 +78,8 @@ def countersign_result(votes, policy: str, total: int) -> str:
     rejected = len(votes) - approved
     outcome = decide(policy, approved=approved, rejected=rejected, total=total)
     # Ended with votes missing (withdrawn signers): judge what was cast.
-    return outcome or decide(policy, approved=approved, rejected=rejected, total=approved + rejected) or "rejected"
+    return (
+        outcome
+        or decide(policy, approved=approved, rejected=rejected, total=approved + rejected)
+        or "rejected"
+    )

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 from lxml import etree
 
 from backend.engine import SERIALIZER_VERSION, DefinitionError, Problem, ProcessModel, parse_files
@@ -37,7 +39,9 @@ def read_directory(directory: str | Path) -> dict[str, str]:
     return {f.name: f.read_text(encoding="utf-8") for f in files}
 
 
-def deploy_files(*, session, files: dict[str, str], forms_dir: str | Path, deployed_by: str | None) -> DeployResult:
+def deploy_files(
+    *, session, files: dict[str, str], forms_dir: str | Path, deployed_by: str | None
+) -> DeployResult:
     """Parse, lint and store; raises DefinitionError listing every problem."""
     models = parse_files(files)
     problems = lint(models, forms_dir=Path(forms_dir))
@@ -52,7 +56,9 @@ def deploy_files(*, session, files: dict[str, str], forms_dir: str | Path, deplo
         if existing is not None:
             result.unchanged.append(existing)
             continue
-        latest = session.scalar(sa.select(sa.func.max(ProcessDefinition.version)).filter_by(key=model.key)) or 0
+        latest = (
+            session.scalar(sa.select(sa.func.max(ProcessDefinition.version)).filter_by(key=model.key)) or 0
+        )
         definition = ProcessDefinition(
             key=model.key,
             version=latest + 1,
@@ -75,49 +81,55 @@ def deploy_files(*, session, files: dict[str, str], forms_dir: str | Path, deplo
 
 def lint(models: list[ProcessModel], *, forms_dir: Path) -> list[Problem]:
     """The platform's rules on top of the engine's: forms, assignment, operations, expressions."""
-    problems: list[Problem] = []
     sandbox = SandboxEnvironment(helpers=_lint_helper_names())
-    trees: dict[str, etree._ElementTree] = {}
-
-    def pinned(model: ProcessModel, element_id: str, message: str) -> Problem:
-        if model.file_name not in trees:
-            trees[model.file_name] = etree.ElementTree(
-                etree.fromstring(model.source.encode("utf-8"), SAFE_XML_PARSER)
-            )
-        return Problem(model.file_name, message, element_id, element_line(trees[model.file_name], element_id))
-
+    problems: list[Problem] = []
     for model in models:
-        for element in model.elements:
-            if element.type == "userTask":
-                form = element.properties.get(FORM_PROPERTY)
-                if not form:
-                    problems.append(pinned(model, element.id, f"用户任务 '{element.name}' 没有指定表单 ({FORM_PROPERTY})"))
-                elif not (forms_dir / form).is_file():
-                    problems.append(pinned(model, element.id, f"表单文件不存在: forms/{form}"))
-                else:
-                    problems.extend(_form_problems(forms_dir / form, lambda m, e=element: pinned(model, e.id, m)))
-                if not element.lane and not any(element.properties.get(p) for p in ASSIGNMENT_PROPERTIES):
-                    problems.append(
-                        pinned(model, element.id, f"用户任务 '{element.name}' 没有指定办理人: 放入泳道或设置 candidateGroups/assignee")
-                    )
-                for prop in EXPRESSION_PROPERTIES:
-                    source = element.properties.get(prop)
-                    if source:
-                        problems.extend(_compile_problems(sandbox, source, "eval", lambda m, e=element: pinned(model, e.id, m)))
-            correlation = element.properties.get("correlation")
-            if correlation:
-                problems.extend(_compile_problems(sandbox, correlation, "eval", lambda m, e=element: pinned(model, e.id, m)))
-            if element.type == "serviceTask" and element.operation not in registry.names():
-                problems.append(pinned(model, element.id, f"服务任务调用了未注册的操作: {element.operation}"))
-        for expression in model.expressions:
-            problems.extend(
-                _compile_problems(
-                    sandbox,
-                    expression.source,
-                    expression.mode,
-                    lambda m, x=expression: pinned(model, x.element_id, f"{_KIND_LABEL.get(x.kind, x.kind)}: {m}"),
+        problems.extend(_lint_model(model, forms_dir=forms_dir, sandbox=sandbox))
+    return problems
+
+
+def _lint_model(model: ProcessModel, *, forms_dir: Path, sandbox: SandboxEnvironment) -> list[Problem]:
+    problems: list[Problem] = []
+    tree = etree.ElementTree(etree.fromstring(model.source.encode("utf-8"), SAFE_XML_PARSER))
+
+    def pinned(element_id: str, message: str) -> Problem:
+        return Problem(model.file_name, message, element_id, element_line(tree, element_id))
+
+    def compiles(element_id: str, source: str, mode: str, label: str = "") -> None:
+        try:
+            sandbox.check(source, mode)
+        except SandboxCompileError as exc:
+            where = f" (第 {exc.line} 行)" if getattr(exc, "line", None) else ""
+            problems.append(pinned(element_id, f"{label}{exc.message}{where}"))
+
+    for element in model.elements:
+        if element.type == "userTask":
+            form = element.properties.get(FORM_PROPERTY)
+            if not form:
+                problems.append(
+                    pinned(element.id, f"用户任务 '{element.name}' 没有指定表单 ({FORM_PROPERTY})")
                 )
-            )
+            elif not (forms_dir / form).is_file():
+                problems.append(pinned(element.id, f"表单文件不存在: forms/{form}"))
+            else:
+                problems.extend(pinned(element.id, m) for m in _form_problems(forms_dir / form))
+            if not element.lane and not any(element.properties.get(p) for p in ASSIGNMENT_PROPERTIES):
+                problems.append(
+                    pinned(
+                        element.id,
+                        f"用户任务 '{element.name}' 没有指定办理人: 放入泳道或设置 candidateGroups/assignee",
+                    )
+                )
+            for prop in EXPRESSION_PROPERTIES:
+                if element.properties.get(prop):
+                    compiles(element.id, element.properties[prop], "eval", f"{prop}: ")
+        if element.properties.get("correlation"):
+            compiles(element.id, element.properties["correlation"], "eval", "correlation: ")
+        if element.type == "serviceTask" and element.operation not in registry.names():
+            problems.append(pinned(element.id, f"服务任务调用了未注册的操作: {element.operation}"))
+    for expression in model.expressions:
+        label = f"{_KIND_LABEL.get(expression.kind, expression.kind)}: "
+        compiles(expression.element_id, expression.source, expression.mode, label)
     return problems
 
 
@@ -132,27 +144,15 @@ _KIND_LABEL = {
 }
 
 
-def _compile_problems(sandbox: SandboxEnvironment, source: str, mode: str, make) -> list[Problem]:
-    try:
-        sandbox.check(source, mode)
-    except SandboxCompileError as exc:
-        where = f" (第 {exc.line} 行)" if getattr(exc, "line", None) else ""
-        return [make(f"{exc.message}{where}")]
-    return []
-
-
-def _form_problems(path: Path, make) -> list[Problem]:
+def _form_problems(path: Path) -> list[str]:
     try:
         schema = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        return [make(f"表单 {path.name} 不是有效的 JSON: {exc}")]
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import SchemaError
-
+        return [f"表单 {path.name} 不是有效的 JSON: {exc}"]
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
-        return [make(f"表单 {path.name} 不是有效的 JSON Schema: {exc.message}")]
+        return [f"表单 {path.name} 不是有效的 JSON Schema: {exc.message}"]
     return []
 
 

@@ -20,12 +20,20 @@ from sqlalchemy.orm.exc import StaleDataError
 from backend import jobs
 from backend.db import utcnow
 from backend.engine import ProcessRun, TaskFailure
-from backend.engine.sandbox import SandboxEnvironment, SandboxError
+from backend.engine.sandbox import SandboxEnvironment
 from backend.workdays.service import get_calendar, script_helpers
-from backend.workflow import registry
+from backend.workflow import live_runs, registry
 from backend.workflow.countersign import countersign_result
 from backend.workflow.errors import ConcurrentModification, InstanceNotFound
-from backend.workflow.models import Event, HumanTask, Incident, MessageWait, ProcessDefinition, ProcessInstance, Timer
+from backend.workflow.models import (
+    Event,
+    HumanTask,
+    Incident,
+    MessageWait,
+    ProcessDefinition,
+    ProcessInstance,
+    Timer,
+)
 
 log = logging.getLogger("backend.workflow")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -58,7 +66,9 @@ def host_context(session) -> HostContext:
     helpers = script_helpers(calendar, utcnow)
     helpers["now_iso"] = lambda: utcnow().astimezone(SHANGHAI).isoformat()
     helpers["countersign_result"] = countersign_result
-    environment = SandboxEnvironment(helpers=helpers, time_limit=current_app.config["SCRIPT_TIME_LIMIT_SECONDS"])
+    environment = SandboxEnvironment(
+        helpers=helpers, time_limit=current_app.config["SCRIPT_TIME_LIMIT_SECONDS"]
+    )
     return HostContext(session=session, calendar=calendar, environment=environment)
 
 
@@ -90,32 +100,47 @@ def lock_instance(session, instance_id: int) -> ProcessInstance:
 
 def new_run(ctx: HostContext, instance: ProcessInstance, data: dict) -> ProcessRun:
     return ProcessRun.new(
-        spec_json(ctx.session, instance.definition_id), data, environment=ctx.environment,
+        spec_json(ctx.session, instance.definition_id),
+        data,
+        environment=ctx.environment,
         services=_service_caller(ctx, instance),
     )
 
 
 def load_run(ctx: HostContext, instance: ProcessInstance) -> ProcessRun:
+    """The instance's workflow: the live one this process kept after its last commit when
+    it is still current (same lock_version), else restored from the stored state."""
+    services = _service_caller(ctx, instance)
+    run = live_runs.take(instance.id, instance.lock_version)
+    if run is not None:
+        run.rebind(environment=ctx.environment, services=services)
+        return run
     return ProcessRun.restore(
         spec_json(ctx.session, instance.definition_id),
         instance.state_json,
         environment=ctx.environment,
-        services=_service_caller(ctx, instance),
+        services=services,
     )
 
 
 def _service_caller(ctx: HostContext, instance: ProcessInstance):
     def call(operation: str, params: dict, data: dict):
         context = registry.OperationContext(
-            session=ctx.session, instance_id=instance.id, process_key=instance.process_key,
-            business_key=instance.business_key, data=data, now=ctx.now,
+            session=ctx.session,
+            instance_id=instance.id,
+            process_key=instance.process_key,
+            business_key=instance.business_key,
+            data=data,
+            now=ctx.now,
         )
         return registry.call(operation, params, context)
 
     return call
 
 
-def record(session, instance: ProcessInstance, kind: str, *, task_id=None, element_id=None, actor=None, **detail):
+def record(
+    session, instance: ProcessInstance, kind: str, *, task_id=None, element_id=None, actor=None, **detail
+):
     session.add(
         Event(
             instance_id=instance.id,
@@ -126,7 +151,9 @@ def record(session, instance: ProcessInstance, kind: str, *, task_id=None, eleme
             detail=json_safe(detail),
         )
     )
-    log.info(kind, extra={"instance_id": instance.id, "task_id": task_id, "element_id": element_id, "actor": actor})
+    log.info(
+        kind, extra={"instance_id": instance.id, "task_id": task_id, "element_id": element_id, "actor": actor}
+    )
 
 
 def json_safe(value):
@@ -134,46 +161,62 @@ def json_safe(value):
     return json.loads(json.dumps(value, default=str, ensure_ascii=False))
 
 
-def save(ctx: HostContext, instance: ProcessInstance, run: ProcessRun, failures: list[TaskFailure], *,
-         attempt: int = 1, actor: str | None = None) -> None:
+def save(
+    ctx: HostContext,
+    instance: ProcessInstance,
+    run: ProcessRun,
+    failures: list[TaskFailure],
+    *,
+    attempt: int = 1,
+    actor: str | None = None,
+) -> None:
     """Write state and every projection; the caller's unit of work commits them together."""
     session = ctx.session
+    snapshot = run.snapshot()
     instance.state_json = run.dump()
     instance.updated_at = ctx.now
-    _sync_human_tasks(ctx, instance, run)
-    _sync_timer(session, instance, run)
-    _sync_message_waits(ctx, instance, run)
+    _sync_human_tasks(ctx, instance, snapshot)
+    _sync_timer(session, instance, snapshot)
+    _sync_message_waits(ctx, instance, snapshot)
     for message in run.take_thrown_messages():
         jobs.enqueue(
             session=session,
             actor="workflow.deliver_message",
             payload=json_safe(
-                {"name": message.name, "payload": message.payload, "correlations": message.correlations,
-                 "business_key": instance.business_key, "sender": instance.id}
+                {
+                    "name": message.name,
+                    "payload": message.payload,
+                    "correlations": message.correlations,
+                    "business_key": instance.business_key,
+                    "sender": instance.id,
+                }
             ),
         )
     for failure in failures:
         _handle_failure(ctx, instance, failure, attempt=attempt)
 
-    if run.is_completed and instance.state in ("running", "incident"):
+    if snapshot.completed and instance.state in ("running", "incident"):
         instance.state = "completed"
         instance.completed_at = ctx.now
         record(session, instance, "completed", actor=actor)
-    elif instance.state == "running" and _is_stuck(run):
-        _open_incident(session, instance, kind="stuck", message="流程实例停滞: 没有待办任务、没有等待的定时器或消息")
+    elif instance.state == "running" and _is_stuck(snapshot):
+        _open_incident(
+            session, instance, kind="stuck", message="流程实例停滞: 没有待办任务、没有等待的定时器或消息"
+        )
     try:
         session.flush()
     except StaleDataError as exc:
         raise ConcurrentModification(instance.id) from exc
+    live_runs.keep_after_commit(session, instance, run)
 
 
-def _is_stuck(run: ProcessRun) -> bool:
-    return not run.ready_user_tasks() and not run.has_waiting_events() and not run.errored_tasks()
+def _is_stuck(snapshot) -> bool:
+    return not snapshot.ready_user_tasks and not snapshot.has_waiting_events and not snapshot.errored_tasks
 
 
-def _sync_human_tasks(ctx: HostContext, instance: ProcessInstance, run: ProcessRun) -> None:
+def _sync_human_tasks(ctx: HostContext, instance: ProcessInstance, snapshot) -> None:
     session = ctx.session
-    ready = {t.task_id: t for t in run.ready_user_tasks()}
+    ready = {t.task_id: t for t in snapshot.ready_user_tasks}
     open_ids = set(
         session.scalars(sa.select(HumanTask.id).filter_by(instance_id=instance.id, state="open")).all()
     )
@@ -181,9 +224,7 @@ def _sync_human_tasks(ctx: HostContext, instance: ProcessInstance, run: ProcessR
     if gone:
         # A boundary timer removed them, or a rejection cancelled the branch: close, never dangle.
         session.execute(
-            sa.update(HumanTask)
-            .where(HumanTask.id.in_(gone))
-            .values(state="cancelled", completed_at=ctx.now)
+            sa.update(HumanTask).where(HumanTask.id.in_(gone)).values(state="cancelled", completed_at=ctx.now)
         )
         for task_id in gone:
             record(session, instance, "task.cancelled", task_id=task_id)
@@ -225,8 +266,10 @@ def _evaluate_property(ctx: HostContext, task, name: str) -> str | None:
     try:
         value = ctx.environment.evaluate(source, context)
     except Exception as exc:  # unresolvable: the task falls back to its static group or lane
-        log.warning("task property expression failed",
-                    extra={"task_id": task.task_id, "property": name, "error": str(exc)})
+        log.warning(
+            "task property expression failed",
+            extra={"task_id": task.task_id, "property": name, "error": str(exc)},
+        )
         return None
     return str(value) if value not in (None, "") else None
 
@@ -242,8 +285,8 @@ def _due_at(ctx: HostContext, props: dict) -> datetime | None:
     return ctx.calendar.add_working_days(ctx.now, days)
 
 
-def _sync_timer(session, instance: ProcessInstance, run: ProcessRun) -> None:
-    timers = sorted(run.waiting_timers(), key=lambda t: t.due_at)
+def _sync_timer(session, instance: ProcessInstance, snapshot) -> None:
+    timers = sorted(snapshot.waiting_timers, key=lambda t: t.due_at)
     row = session.get(Timer, instance.id)
     if not timers:
         if row is not None:
@@ -256,9 +299,9 @@ def _sync_timer(session, instance: ProcessInstance, run: ProcessRun) -> None:
         row.due_at, row.element_id = first.due_at, first.element_id
 
 
-def _sync_message_waits(ctx: HostContext, instance: ProcessInstance, run: ProcessRun) -> None:
+def _sync_message_waits(ctx: HostContext, instance: ProcessInstance, snapshot) -> None:
     session = ctx.session
-    wanted = {(m.name, m.element_id): m for m in run.waiting_messages()}
+    wanted = {(m.name, m.element_id): m for m in snapshot.waiting_messages}
     rows = session.scalars(sa.select(MessageWait).filter_by(instance_id=instance.id)).all()
     have = {(r.name, r.element_id): r for r in rows}
     for key, row in have.items():
@@ -289,11 +332,19 @@ def _correlation_key(ctx: HostContext, message) -> str | None:
     return None if value is None else str(value)
 
 
-def _handle_failure(ctx: HostContext, instance: ProcessInstance, failure: TaskFailure, *, attempt: int) -> None:
+def _handle_failure(
+    ctx: HostContext, instance: ProcessInstance, failure: TaskFailure, *, attempt: int
+) -> None:
     session = ctx.session
     record(
-        session, instance, "task.failed", task_id=failure.task_id, element_id=failure.element_id,
-        error=f"{failure.error_type}: {failure.message}", operation=failure.operation, attempt=attempt,
+        session,
+        instance,
+        "task.failed",
+        task_id=failure.task_id,
+        element_id=failure.element_id,
+        error=f"{failure.error_type}: {failure.message}",
+        operation=failure.operation,
+        attempt=attempt,
     )
     retries = current_app.config["SERVICE_TASK_RETRIES"]
     if failure.retryable and attempt <= retries:
@@ -307,9 +358,16 @@ def _handle_failure(ctx: HostContext, instance: ProcessInstance, failure: TaskFa
         )
         return
     _open_incident(
-        session, instance, kind="task_error", task_id=failure.task_id, element_id=failure.element_id,
-        operation=failure.operation, error_type=failure.error_type, message=failure.message,
-        stack=failure.stack, attempts=attempt,
+        session,
+        instance,
+        kind="task_error",
+        task_id=failure.task_id,
+        element_id=failure.element_id,
+        operation=failure.operation,
+        error_type=failure.error_type,
+        message=failure.message,
+        stack=failure.stack,
+        attempts=attempt,
     )
 
 
@@ -329,8 +387,16 @@ def _open_incident(session, instance: ProcessInstance, *, kind: str, message: st
         incident = Incident(instance_id=instance.id, kind=kind, message=message, **fields)
         session.add(incident)
         session.flush()
-        record(session, instance, "incident.opened", task_id=fields.get("task_id"),
-               element_id=fields.get("element_id"), incident_id=incident.id, incident_kind=kind, message=message)
+        record(
+            session,
+            instance,
+            "incident.opened",
+            task_id=fields.get("task_id"),
+            element_id=fields.get("element_id"),
+            incident_id=incident.id,
+            incident_kind=kind,
+            message=message,
+        )
     if instance.state == "running":
         instance.state = "incident"
     return incident

@@ -14,7 +14,10 @@ def fire_timers(payload: dict) -> None:
 def retry_task(payload: dict) -> None:
     # The retry policy (attempts, backoff, incident) is the workflow's: see host._handle_failure.
     service.retry_task(
-        session=db.session, instance_id=payload["instance_id"], task_id=payload["task_id"], attempt=payload["attempt"]
+        session=db.session,
+        instance_id=payload["instance_id"],
+        task_id=payload["task_id"],
+        attempt=payload["attempt"],
     )
 
 

@@ -53,7 +53,8 @@ class ProcessInstance(db.Model):
     business_key: Mapped[str | None] = mapped_column(sa.String(120), index=True)
     # running | completed | incident | suspended | cancelled
     state: Mapped[str] = mapped_column(sa.String(20), default="running")
-    state_json: Mapped[str] = mapped_column(sa.Text)
+    # Deferred: a live run kept in memory (live_runs.py) makes loading it unnecessary.
+    state_json: Mapped[str] = mapped_column(sa.Text, deferred=True)
     serializer_version: Mapped[str] = mapped_column(sa.String(20))
     # Bumped by every save under the row lock; a stale writer is refused, never merged.
     lock_version: Mapped[int] = mapped_column(default=1)

@@ -18,25 +18,45 @@ def _open_tasks(ctx: OperationContext, element: str) -> list[HumanTask]:
     ).all()
 
 
-@operation("tasks.remind", description="办理时限到期前提醒 (mark the open tasks of an element as reminded)",
-           params=("element",))
+@operation(
+    "tasks.remind",
+    description="办理时限到期前提醒 (mark the open tasks of an element as reminded)",
+    params=("element",),
+)
 def remind(ctx: OperationContext, *, element: str) -> dict:
     tasks = _open_tasks(ctx, element)
     instance = ctx.session.get(ProcessInstance, ctx.instance_id)
     for task in tasks:
         task.reminded_at = ctx.now
-        record(ctx.session, instance, "task.reminded", task_id=task.id, element_id=element,
-               assignee=task.assignee, candidate_group=task.candidate_group)
+        record(
+            ctx.session,
+            instance,
+            "task.reminded",
+            task_id=task.id,
+            element_id=element,
+            assignee=task.assignee,
+            candidate_group=task.candidate_group,
+        )
     return {"reminded": [t.id for t in tasks]}
 
 
-@operation("tasks.escalate", description="超过办理时限: 标记逾期并提交分管领导督办 (mark overdue, escalate)",
-           params=("element", "to"))
+@operation(
+    "tasks.escalate",
+    description="超过办理时限: 标记逾期并提交分管领导督办 (mark overdue, escalate)",
+    params=("element", "to"),
+)
 def escalate(ctx: OperationContext, *, element: str, to: str | None = None) -> dict:
     tasks = _open_tasks(ctx, element)
     instance = ctx.session.get(ProcessInstance, ctx.instance_id)
     for task in tasks:
         task.escalated_at = ctx.now
-        record(ctx.session, instance, "task.escalated", task_id=task.id, element_id=element,
-               assignee=task.assignee, escalated_to=to or f"{task.candidate_group}负责人")
+        record(
+            ctx.session,
+            instance,
+            "task.escalated",
+            task_id=task.id,
+            element_id=element,
+            assignee=task.assignee,
+            escalated_to=to or f"{task.candidate_group}负责人",
+        )
     return {"escalated": [t.id for t in tasks], "to": to}

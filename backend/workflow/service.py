@@ -24,12 +24,22 @@ from backend.workflow.errors import (
     TaskNotFound,
 )
 from backend.workflow.host import host_context, json_safe, load_run, lock_instance, new_run, record, save
-from backend.workflow.models import HumanTask, Incident, MessageWait, ProcessDefinition, ProcessInstance, Timer
+from backend.workflow.models import (
+    HumanTask,
+    Incident,
+    MessageWait,
+    ProcessDefinition,
+    ProcessInstance,
+    Timer,
+)
 
 
 def latest_definition(*, session, process_key: str) -> ProcessDefinition:
     definition = session.scalar(
-        sa.select(ProcessDefinition).filter_by(key=process_key).order_by(ProcessDefinition.version.desc()).limit(1)
+        sa.select(ProcessDefinition)
+        .filter_by(key=process_key)
+        .order_by(ProcessDefinition.version.desc())
+        .limit(1)
     )
     if definition is None:
         raise ProcessNotFound(process_key)
@@ -46,8 +56,13 @@ def start_instance(
 ) -> ProcessInstance:
     """Start the latest version; the instance stays on that version for life."""
     definition = latest_definition(session=session, process_key=process_key)
-    return _start(session=session, definition=definition, data=data or {}, business_key=business_key,
-                  started_by=started_by)
+    return _start(
+        session=session,
+        definition=definition,
+        data=data or {},
+        business_key=business_key,
+        started_by=started_by,
+    )
 
 
 def _start(*, session, definition, data, business_key, started_by, message=None) -> ProcessInstance:
@@ -102,8 +117,16 @@ def complete_task(*, session, task_id: str, data: dict[str, Any], actor: str | N
     except TaskNotReady:
         raise TaskAlreadyHandled(task_id) from None
     task.state, task.completed_at, task.completed_by, task.outcome = "completed", ctx.now, actor, outcome
-    record(session, instance, "task.completed", task_id=task_id, element_id=task.element_id, actor=actor,
-           title=task.title, data=data)
+    record(
+        session,
+        instance,
+        "task.completed",
+        task_id=task_id,
+        element_id=task.element_id,
+        actor=actor,
+        title=task.title,
+        data=data,
+    )
     save(ctx, instance, run, failures, actor=actor)
     return instance
 
@@ -127,7 +150,9 @@ def _countersign_tally(session, task: HumanTask, outcome: str | None) -> dict:
     approved = counts.get("approved", 0) + (outcome == "approved")
     rejected = counts.get("rejected", 0) + (outcome == "rejected")
     return countersign.tally(
-        task.properties["countersign"], approved=approved, rejected=rejected,
+        task.properties["countersign"],
+        approved=approved,
+        rejected=rejected,
         total=task.multi_instance_total or approved + rejected,
     )
 
@@ -152,7 +177,9 @@ def correlate_message(
     catch event's correlation key when given) and start the processes whose start event
     waits for it."""
     result = Correlation()
-    waits = sa.select(MessageWait.instance_id).filter_by(name=name).distinct().order_by(MessageWait.instance_id)
+    waits = (
+        sa.select(MessageWait.instance_id).filter_by(name=name).distinct().order_by(MessageWait.instance_id)
+    )
     if business_key is not None:
         waits = waits.filter_by(business_key=business_key)
     if correlation_key is not None:
@@ -169,15 +196,22 @@ def correlate_message(
         save(ctx, instance, run, run.run(), actor=actor)
         result.delivered_to.append(instance.id)
 
-    starters = session.scalars(sa.select(ProcessDefinition).order_by(ProcessDefinition.key,
-                                                                     ProcessDefinition.version.desc())).all()
+    starters = session.scalars(
+        sa.select(ProcessDefinition).order_by(ProcessDefinition.key, ProcessDefinition.version.desc())
+    ).all()
     latest: dict[str, ProcessDefinition] = {}
     for definition in starters:
         latest.setdefault(definition.key, definition)
     for definition in latest.values():
         if name in (definition.message_starts or []):
-            instance = _start(session=session, definition=definition, data={}, business_key=start_business_key
-                              or business_key, started_by=actor, message=(name, payload))
+            instance = _start(
+                session=session,
+                definition=definition,
+                data={},
+                business_key=start_business_key or business_key,
+                started_by=actor,
+                message=(name, payload),
+            )
             result.started.append(instance.id)
     return result
 
@@ -195,8 +229,14 @@ def fire_timers(*, session, instance_id: int) -> bool:
     due = [t for t in run.waiting_timers() if t.due_at <= ctx.now]
     failures = run.fire_due_timers()
     for fired in due:
-        record(session, instance, "timer.fired", task_id=fired.task_id, element_id=fired.element_id,
-               due_at=fired.due_at.isoformat())
+        record(
+            session,
+            instance,
+            "timer.fired",
+            task_id=fired.task_id,
+            element_id=fired.element_id,
+            due_at=fired.due_at.isoformat(),
+        )
     save(ctx, instance, run, failures)
     return True
 
@@ -206,7 +246,10 @@ def schedule_due_timers(*, session, now: datetime | None = None, limit: int = 10
     down is simply overdue: the first scan after start-up fires it."""
     now = now or utcnow()
     due = session.execute(
-        sa.select(Timer.instance_id, Timer.due_at).where(Timer.due_at <= now).order_by(Timer.due_at).limit(limit)
+        sa.select(Timer.instance_id, Timer.due_at)
+        .where(Timer.due_at <= now)
+        .order_by(Timer.due_at)
+        .limit(limit)
     ).all()
     for instance_id, due_at in due:
         jobs.enqueue(
@@ -240,8 +283,13 @@ def retry_incident(*, session, incident_id: int, actor: str) -> Incident:
     if incident is None or incident.state != "open":
         raise IncidentNotFound(incident_id)
     if incident.kind == "task_error" and incident.task_id:
-        retry_task(session=session, instance_id=incident.instance_id, task_id=incident.task_id,
-                   attempt=incident.attempts + 1, actor=actor)
+        retry_task(
+            session=session,
+            instance_id=incident.instance_id,
+            task_id=incident.task_id,
+            attempt=incident.attempts + 1,
+            actor=actor,
+        )
     else:
         instance = lock_instance(session, incident.instance_id)
         ctx = host_context(session)
@@ -257,8 +305,14 @@ def _resolve_incidents(session, instance: ProcessInstance, *, task_id: str | Non
         query = query.filter_by(task_id=task_id)
     for incident in session.scalars(query).all():
         incident.state, incident.resolved_at, incident.resolved_by = "resolved", utcnow(), actor
-        record(session, instance, "incident.resolved", task_id=incident.task_id, actor=actor,
-               incident_id=incident.id)
+        record(
+            session,
+            instance,
+            "incident.resolved",
+            task_id=incident.task_id,
+            actor=actor,
+            incident_id=incident.id,
+        )
     session.flush()
     still_open = session.scalar(
         sa.select(sa.func.count()).select_from(Incident).filter_by(instance_id=instance.id, state="open")

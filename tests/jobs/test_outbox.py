@@ -11,6 +11,7 @@ import time_machine
 from dramatiq.brokers.stub import StubBroker
 
 from backend import jobs
+from backend.extensions import db
 from backend.jobs import broker as jobs_broker
 from backend.jobs.embedded import stop_worker
 from backend.jobs.models import OutboxJob
@@ -97,6 +98,19 @@ def test_committing_enqueued_jobs_nudges_the_relay(session, monkeypatch):
     assert nudges == [1]
     session.commit()
     assert nudges == [1]  # a later commit without jobs does not nudge
+
+
+def test_the_nudge_comes_once_the_jobs_are_visible(session, calls, monkeypatch):
+    visible_at_nudge = []
+
+    def nudge():
+        with db.engine.connect() as other:  # what a relay in another thread would see
+            visible_at_nudge.append(other.scalar(sa.select(sa.func.count()).select_from(OutboxJob)))
+
+    monkeypatch.setattr("backend.jobs.relay.nudge", nudge)
+    job_id = _enqueue(session, "a", follow_up="b")
+    assert jobs.run_job_now(job_id) == "done"  # its follow-up is written inside a savepoint
+    assert visible_at_nudge == [1, 2]
 
 
 # --- relay and run --------------------------------------------------------------------

@@ -44,6 +44,8 @@ def payments():
 @pytest.fixture()
 def deployed(session):
     seed_from_chinese_calendar(session=session)
-    result = deploy_files(session=session, files=read_directory(BPMN_DIR), forms_dir=FORMS_DIR, deployed_by="test")
+    result = deploy_files(
+        session=session, files=read_directory(BPMN_DIR), forms_dir=FORMS_DIR, deployed_by="test"
+    )
     session.commit()
     return {d.key: d for d in result.created}

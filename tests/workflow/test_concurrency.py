@@ -62,13 +62,20 @@ def test_two_threads_complete_parallel_branches(app, session, deployed):
 def test_same_task_clicked_twice(app, session, deployed):
     instance = service.start_instance(session=session, process_key="parallel_review")
     session.commit()
-    task_id = session.scalars(sa.select(HumanTask.id).filter_by(instance_id=instance.id, state="open")).first()
+    task_id = session.scalars(
+        sa.select(HumanTask.id).filter_by(instance_id=instance.id, state="open")
+    ).first()
     session.rollback()
     outcomes = _race(app, [_complete(task_id, "bob"), _complete(task_id, "eve")])
     assert outcomes.count("ok") == 1
     (refusal,) = [o for o in outcomes if o != "ok"]
     assert isinstance(refusal, TaskAlreadyHandled)
     session.expire_all()
-    assert session.scalar(
-        sa.select(sa.func.count()).select_from(Event).filter_by(instance_id=instance.id, kind="task.completed")
-    ) == 1
+    assert (
+        session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Event)
+            .filter_by(instance_id=instance.id, kind="task.completed")
+        )
+        == 1
+    )

@@ -16,15 +16,18 @@ TEMPLATE = (HERE / "countersign.bpmn.template").read_text(encoding="utf-8")
 
 
 def _deploy(session, policy):
-    deploy_files(session=session, files={"countersign.bpmn": TEMPLATE.replace("POLICY", policy)},
-                 forms_dir=FORMS_DIR, deployed_by="test")
+    deploy_files(
+        session=session,
+        files={"countersign.bpmn": TEMPLATE.replace("POLICY", policy)},
+        forms_dir=FORMS_DIR,
+        deployed_by="test",
+    )
     session.commit()
 
 
 def _run(session, experts, votes):
     """Experts vote in order until the step ends; returns (result, votes cast, tasks cancelled)."""
-    instance = service.start_instance(session=session, process_key="countersign",
-                                      data={"experts": experts})
+    instance = service.start_instance(session=session, process_key="countersign", data={"experts": experts})
     session.commit()
     open_tasks = session.scalars(sa.select(HumanTask).filter_by(instance_id=instance.id, state="open")).all()
     assert sorted(t.assignee for t in open_tasks) == sorted(experts)
@@ -34,16 +37,24 @@ def _run(session, experts, votes):
     for expert, approve in zip(experts, votes, strict=True):
         if session.get(ProcessInstance, instance.id).state == "completed":
             break
-        service.complete_task(session=session, task_id=by_expert[expert].id,
-                              data={"approved": approve, "opinion": "同意" if approve else "不同意"}, actor=expert)
+        service.complete_task(
+            session=session,
+            task_id=by_expert[expert].id,
+            data={"approved": approve, "opinion": "同意" if approve else "不同意"},
+            actor=expert,
+        )
         session.commit()
         cast += 1
     instance = session.get(ProcessInstance, instance.id)
     assert instance.state == "completed"
-    cancelled = session.scalar(sa.select(sa.func.count()).select_from(HumanTask)
-                               .filter_by(instance_id=instance.id, state="cancelled"))
-    still_open = session.scalar(sa.select(sa.func.count()).select_from(HumanTask)
-                                .filter_by(instance_id=instance.id, state="open"))
+    cancelled = session.scalar(
+        sa.select(sa.func.count())
+        .select_from(HumanTask)
+        .filter_by(instance_id=instance.id, state="cancelled")
+    )
+    still_open = session.scalar(
+        sa.select(sa.func.count()).select_from(HumanTask).filter_by(instance_id=instance.id, state="open")
+    )
     assert still_open == 0
     return load_run(host_context(session), instance).data["expert_result"], cast, cancelled
 

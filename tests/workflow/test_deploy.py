@@ -24,7 +24,13 @@ def test_deploy_stores_each_version_once(session):
     first = _deploy(session, files)
     session.commit()
     assert {d.key for d in first.created} == {
-        "parallel_review", "timed_review", "payment_flow", "registration", "runaway", "confirmer"}
+        "parallel_review",
+        "timed_review",
+        "payment_flow",
+        "registration",
+        "runaway",
+        "confirmer",
+    }
     second = _deploy(session, files)
     session.commit()
     assert second.created == []
@@ -41,8 +47,11 @@ def test_deploy_stores_each_version_once(session):
 
 
 def test_xsd_error_reports_file_and_line(session):
-    files = {"bad.bpmn": read_directory(BPMN_DIR)["parallel_review.bpmn"].replace(
-        '<bpmn:endEvent id="end">', '<bpmn:endEvent id="end" bogus="1">')}
+    files = {
+        "bad.bpmn": read_directory(BPMN_DIR)["parallel_review.bpmn"].replace(
+            '<bpmn:endEvent id="end">', '<bpmn:endEvent id="end" bogus="1">'
+        )
+    }
     (problem,) = _problems(session, files)
     assert problem.file == "bad.bpmn"
     assert problem.line is not None and problem.line > 1
@@ -51,8 +60,10 @@ def test_xsd_error_reports_file_and_line(session):
 
 def test_missing_form_is_pinned_to_element_and_line(session):
     source = read_directory(BPMN_DIR)["parallel_review.bpmn"]
-    source = source.replace('value="review.json"/></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f3',
-                            'value="nope.json"/></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f3')
+    source = source.replace(
+        'value="review.json"/></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f3',
+        'value="nope.json"/></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f3',
+    )
     (problem,) = _problems(session, {"p.bpmn": source})
     assert problem.element_id == "review_cz"
     assert "nope.json" in problem.message
@@ -62,9 +73,12 @@ def test_missing_form_is_pinned_to_element_and_line(session):
 
 def test_unknown_operation_and_unsafe_condition_refused_whole(session):
     files = read_directory(BPMN_DIR)
-    files["payment_flow.bpmn"] = files["payment_flow.bpmn"].replace("test.request_payment", "no.such_operation")
+    files["payment_flow.bpmn"] = files["payment_flow.bpmn"].replace(
+        "test.request_payment", "no.such_operation"
+    )
     files["parallel_review.bpmn"] = files["parallel_review.bpmn"].replace(
-        'outcome = "approved"', 'import os\noutcome = "approved"')
+        'outcome = "approved"', 'import os\noutcome = "approved"'
+    )
     problems = _problems(session, files)
     by_element = {p.element_id: p for p in problems}
     assert "no.such_operation" in by_element["request_payment"].message
@@ -77,7 +91,8 @@ def test_unknown_operation_and_unsafe_condition_refused_whole(session):
 def test_engine_validation_error_gets_line_from_xml(session):
     source = read_directory(BPMN_DIR)["parallel_review.bpmn"].replace(
         '<bpmn:sequenceFlow id="f7" sourceRef="decide" targetRef="end"/>',
-        '<bpmn:sequenceFlow id="f7" sourceRef="decide" targetRef="nowhere"/>')
+        '<bpmn:sequenceFlow id="f7" sourceRef="decide" targetRef="nowhere"/>',
+    )
     problems = _problems(session, {"p.bpmn": source})
     assert problems, "a flow to a missing element must be refused"
     assert all(p.file == "p.bpmn" for p in problems)
@@ -85,19 +100,24 @@ def test_engine_validation_error_gets_line_from_xml(session):
 
 def test_flow_without_id_and_file_without_process_refused(session):
     source = read_directory(BPMN_DIR)["parallel_review.bpmn"].replace(
-        '<bpmn:sequenceFlow id="f7" ', '<bpmn:sequenceFlow ')
+        '<bpmn:sequenceFlow id="f7" ', "<bpmn:sequenceFlow "
+    )
     (problem,) = _problems(session, {"p.bpmn": source})
     assert "id" in problem.message and problem.line
-    empty = ('<?xml version="1.0"?><bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
-             'id="d" targetNamespace="x"/>')
+    empty = (
+        '<?xml version="1.0"?><bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+        'id="d" targetNamespace="x"/>'
+    )
     (problem,) = _problems(session, {"e.bpmn": empty})
     assert "process" in problem.message
 
 
 def test_xml_entities_are_not_expanded(session):
-    bomb = ('<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
-            '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">'
-            '<bpmn:process id="p" isExecutable="true"><bpmn:documentation>&b;</bpmn:documentation></bpmn:process>'
-            '</bpmn:definitions>')
+    bomb = (
+        '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+        '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">'
+        '<bpmn:process id="p" isExecutable="true"><bpmn:documentation>&b;</bpmn:documentation></bpmn:process>'
+        "</bpmn:definitions>"
+    )
     problems = _problems(session, {"bomb.bpmn": bomb})
     assert problems

@@ -17,8 +17,13 @@ def _open_tasks(session, instance_id):
 
 
 def test_parallel_review_runs_to_completion_with_projections(session, deployed):
-    instance = service.start_instance(session=session, process_key="parallel_review", data={"project": "P1"},
-                                      business_key="2025-330100-48-01-000001", started_by="alice")
+    instance = service.start_instance(
+        session=session,
+        process_key="parallel_review",
+        data={"project": "P1"},
+        business_key="2025-330100-48-01-000001",
+        started_by="alice",
+    )
     session.commit()
     tasks = _open_tasks(session, instance.id)
     assert [(t.element_id, t.candidate_group, t.form) for t in tasks] == [
@@ -32,7 +37,9 @@ def test_parallel_review_runs_to_completion_with_projections(session, deployed):
     session.commit()
     assert [t.element_id for t in _open_tasks(session, instance.id)] == ["review_cz"]
     cz = _open_tasks(session, instance.id)[0]
-    service.complete_task(session=session, task_id=cz.id, data={"approved": True, "opinion": "同意"}, actor="carol")
+    service.complete_task(
+        session=session, task_id=cz.id, data={"approved": True, "opinion": "同意"}, actor="carol"
+    )
     session.commit()
 
     instance = session.get(ProcessInstance, instance.id)
@@ -43,12 +50,16 @@ def test_parallel_review_runs_to_completion_with_projections(session, deployed):
     kinds = session.scalars(sa.select(Event.kind).filter_by(instance_id=instance.id).order_by(Event.id)).all()
     assert kinds[0] == "started" and kinds[-1] == "completed"
     assert kinds.count("task.completed") == 2 and kinds.count("task.ready") == 2
-    done = session.scalar(sa.select(Event).filter_by(instance_id=instance.id, kind="task.completed", actor="carol"))
+    done = session.scalar(
+        sa.select(Event).filter_by(instance_id=instance.id, kind="task.completed", actor="carol")
+    )
     assert done.detail["data"] == {"approved": True, "opinion": "同意"}
 
 
 def test_serialized_state_round_trips(session, deployed):
-    instance = service.start_instance(session=session, process_key="parallel_review", data={"amount": Decimal("1.10")})
+    instance = service.start_instance(
+        session=session, process_key="parallel_review", data={"amount": Decimal("1.10")}
+    )
     session.commit()
     ctx = host_context(session)
     run = load_run(ctx, instance)
@@ -82,7 +93,9 @@ def test_running_instances_keep_their_version(session, deployed):
     old = service.start_instance(session=session, process_key="parallel_review")
     session.commit()
     files = read_directory(BPMN_DIR)
-    files["parallel_review.bpmn"] = files["parallel_review.bpmn"].replace('"approved" if approved', '"ok" if approved')
+    files["parallel_review.bpmn"] = files["parallel_review.bpmn"].replace(
+        '"approved" if approved', '"ok" if approved'
+    )
     deploy_files(session=session, files=files, forms_dir=FORMS_DIR, deployed_by="test")
     session.commit()
     new = service.start_instance(session=session, process_key="parallel_review")
@@ -109,3 +122,34 @@ def instance_incident(session, instance_id):
     from backend.workflow.models import Incident
 
     return session.scalar(sa.select(Incident).filter_by(instance_id=instance_id, state="open"))
+
+
+def test_live_run_is_dropped_on_rollback_and_refreshed_when_stale(session, deployed):
+    from backend.workflow import live_runs
+
+    instance = service.start_instance(session=session, process_key="parallel_review")
+    session.commit()
+    first, second = _open_tasks(session, instance.id)
+    # A completion that rolls back must leave no trace, in the database or in memory.
+    service.complete_task(session=session, task_id=first.id, data={"approved": False}, actor="bob")
+    session.rollback()
+    assert live_runs.take(instance.id, session.get(ProcessInstance, instance.id).lock_version) is None
+    session.rollback()
+    assert [t.element_id for t in _open_tasks(session, instance.id)] == ["review_cz", "review_fg"]
+
+    service.complete_task(session=session, task_id=first.id, data={"approved": True}, actor="bob")
+    session.commit()
+    # Another process writes the instance (here: the same completion replayed from stored
+    # state): the kept run is stale by lock_version and must not be used.
+    row = session.get(ProcessInstance, instance.id)
+    session.execute(
+        sa.update(ProcessInstance)
+        .where(ProcessInstance.id == instance.id)
+        .values(lock_version=row.lock_version + 1)
+    )
+    session.commit()
+    service.complete_task(session=session, task_id=second.id, data={"approved": True}, actor="carol")
+    session.commit()
+    done = session.get(ProcessInstance, instance.id)
+    assert done.state == "completed"
+    assert load_run(host_context(session), done).data["outcome"] == "approved"

@@ -17,8 +17,9 @@ def test_retries_then_incident_then_manual_retry(app, session, deployed, payment
     payments.failures_left = 10
     t0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
     with time_machine.travel(t0, tick=False) as clock:
-        instance = service.start_instance(session=session, process_key="payment_flow", data={"amount": "5.00"},
-                                          business_key="P-R")
+        instance = service.start_instance(
+            session=session, process_key="payment_flow", data={"amount": "5.00"}, business_key="P-R"
+        )
         session.commit()
         assert instance.state == "running"  # first failure: a retry is scheduled, no incident yet
         assert len(payments.calls) == 1

@@ -40,7 +40,9 @@ def test_reminder_then_deadline_fire_after_restart(session, deployed):
     instance = session.get(ProcessInstance, instance.id)
     run = load_run(host_context(session), instance)
     assert [t.element_id for t in _open(session, instance.id)] == ["review"]  # non-interrupting
-    fired = session.scalars(sa.select(Event.element_id).filter_by(instance_id=instance.id, kind="timer.fired")).all()
+    fired = session.scalars(
+        sa.select(Event.element_id).filter_by(instance_id=instance.id, kind="timer.fired")
+    ).all()
     assert fired == ["remind"]
     # Deadline: 3 working days = Fri 26 and the adjusted working Sunday 28 Sep count: end of Sun 28.
     timer = session.get(Timer, instance.id)
@@ -60,16 +62,19 @@ def test_reminder_then_deadline_fire_after_restart(session, deployed):
 
 
 def test_message_correlates_by_business_key_only(session, deployed, payments):
-    first = service.start_instance(session=session, process_key="payment_flow", data={"amount": "100.00"},
-                                   business_key="P-1")
-    second = service.start_instance(session=session, process_key="payment_flow", data={"amount": "200.00"},
-                                    business_key="P-2")
+    first = service.start_instance(
+        session=session, process_key="payment_flow", data={"amount": "100.00"}, business_key="P-1"
+    )
+    second = service.start_instance(
+        session=session, process_key="payment_flow", data={"amount": "200.00"}, business_key="P-2"
+    )
     session.commit()
     assert payments.calls == ["100.00", "200.00"]
     assert session.scalar(sa.select(sa.func.count()).select_from(MessageWait)) == 2
 
-    result = service.correlate_message(session=session, name="disbursement_confirmed",
-                                       payload={"voucher": "V-9"}, business_key="P-2")
+    result = service.correlate_message(
+        session=session, name="disbursement_confirmed", payload={"voucher": "V-9"}, business_key="P-2"
+    )
     session.commit()
     assert result.delivered_to == [second.id]
     assert session.get(ProcessInstance, second.id).state == "completed"
@@ -83,8 +88,9 @@ def test_message_correlates_by_business_key_only(session, deployed, payments):
 
 
 def test_message_start_event_starts_an_instance(session, deployed):
-    result = service.correlate_message(session=session, name="project_registered", payload={"code": "X"},
-                                       business_key="P-9")
+    result = service.correlate_message(
+        session=session, name="project_registered", payload={"code": "X"}, business_key="P-9"
+    )
     session.commit()
     (instance_id,) = result.started
     instance = session.get(ProcessInstance, instance_id)
@@ -93,28 +99,34 @@ def test_message_start_event_starts_an_instance(session, deployed):
 
 
 def test_message_correlates_by_correlation_key(session, deployed, payments):
-    first = service.start_instance(session=session, process_key="payment_flow", data={"amount": "1.00"},
-                                   business_key="P-C")
-    second = service.start_instance(session=session, process_key="payment_flow", data={"amount": "2.00"},
-                                    business_key="P-C")
+    first = service.start_instance(
+        session=session, process_key="payment_flow", data={"amount": "1.00"}, business_key="P-C"
+    )
+    second = service.start_instance(
+        session=session, process_key="payment_flow", data={"amount": "2.00"}, business_key="P-C"
+    )
     session.commit()
     # Same project: the request number (from the service result) tells them apart.
     keys = session.scalars(sa.select(MessageWait.correlation_key).order_by(MessageWait.instance_id)).all()
     assert keys == ["PR-1", "PR-2"]
-    result = service.correlate_message(session=session, name="disbursement_confirmed", correlation_key="PR-1",
-                                       payload={"voucher": "V-1"})
+    result = service.correlate_message(
+        session=session, name="disbursement_confirmed", correlation_key="PR-1", payload={"voucher": "V-1"}
+    )
     session.commit()
     assert result.delivered_to == [first.id]
     assert session.get(ProcessInstance, second.id).state == "running"
 
 
 def test_thrown_message_reaches_waiting_instance_of_same_project(session, deployed, payments):
-    waiting = service.start_instance(session=session, process_key="payment_flow", data={"amount": "3.00"},
-                                     business_key="P-M")
-    other = service.start_instance(session=session, process_key="payment_flow", data={"amount": "4.00"},
-                                   business_key="P-OTHER")
-    sender = service.start_instance(session=session, process_key="confirmer", data={"voucher": "V-77"},
-                                    business_key="P-M")
+    waiting = service.start_instance(
+        session=session, process_key="payment_flow", data={"amount": "3.00"}, business_key="P-M"
+    )
+    other = service.start_instance(
+        session=session, process_key="payment_flow", data={"amount": "4.00"}, business_key="P-OTHER"
+    )
+    sender = service.start_instance(
+        session=session, process_key="confirmer", data={"voucher": "V-77"}, business_key="P-M"
+    )
     session.commit()
     assert sender.state == "completed"
     jobs.drain()
