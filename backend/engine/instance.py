@@ -90,8 +90,11 @@ class WaitingMessage:
 
 @dataclass
 class Snapshot:
+    """What the host projects after a run. Ready tasks are ids only: describing one
+    (`ProcessRun.describe_user_task`) costs more, and the host needs it for new ones only."""
+
     completed: bool
-    ready_user_tasks: list[ReadyUserTask]
+    ready_task_ids: list[str]
     errored_tasks: list[str]
     waiting_timers: list[WaitingTimer]
     waiting_messages: list[WaitingMessage]
@@ -124,6 +127,8 @@ class ProcessRun:
 
     def __init__(self, workflow: BpmnWorkflow):
         self._wf = workflow
+        # The host's notes about what it projected from this run (kept with a live run).
+        self.memo: dict[str, Any] = {}
 
     # -- construction ---------------------------------------------------------------
     @classmethod
@@ -222,18 +227,18 @@ class ProcessRun:
     # -- projections ----------------------------------------------------------------
     def snapshot(self) -> Snapshot:
         """Everything the host projects after a run, from one walk of the task tree."""
-        ready, errored = [], []
+        ready, errored = {}, []
         # The tasks dicts, not get_tasks(): no tree walk with a parent lookup per step.
         for workflow in (self._wf, *self._wf.subprocesses.values()):
             for task in workflow.tasks.values():
                 if task.state == TaskState.ERROR:
                     errored.append(str(task.id))
                 elif task.state == TaskState.READY and task.task_spec.manual:
-                    ready.append(self._ready_user_task(task))
+                    ready[str(task.id)] = task
         waiting = list(self._waiting_event_tasks())
         return Snapshot(
             completed=self._wf.is_completed(),
-            ready_user_tasks=ready,
+            ready_task_ids=list(ready),
             errored_tasks=errored,
             waiting_timers=self._timers(waiting),
             waiting_messages=self._messages(waiting),
@@ -253,6 +258,9 @@ class ProcessRun:
 
     def ready_user_tasks(self) -> list[ReadyUserTask]:
         return [self._ready_user_task(t) for t in self._wf.get_tasks(state=TaskState.READY, manual=True)]
+
+    def describe_user_task(self, task_id: str) -> ReadyUserTask:
+        return self._ready_user_task(self._ready_manual_task(task_id))
 
     def _ready_user_task(self, task) -> ReadyUserTask:
         spec = task.task_spec

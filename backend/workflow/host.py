@@ -169,13 +169,15 @@ def save(
     *,
     attempt: int = 1,
     actor: str | None = None,
+    closed: frozenset[str] = frozenset(),
 ) -> None:
-    """Write state and every projection; the caller's unit of work commits them together."""
+    """Write state and every projection; the caller's unit of work commits them together.
+    `closed`: the user tasks this action itself completed."""
     session = ctx.session
     snapshot = run.snapshot()
     instance.state_json = run.dump()
     instance.updated_at = ctx.now
-    _sync_human_tasks(ctx, instance, snapshot)
+    _sync_human_tasks(ctx, instance, run, snapshot, closed)
     _sync_timer(session, instance, snapshot)
     _sync_message_waits(ctx, instance, snapshot)
     for message in run.take_thrown_messages():
@@ -211,25 +213,42 @@ def save(
 
 
 def _is_stuck(snapshot) -> bool:
-    return not snapshot.ready_user_tasks and not snapshot.has_waiting_events and not snapshot.errored_tasks
+    return not snapshot.ready_task_ids and not snapshot.has_waiting_events and not snapshot.errored_tasks
 
 
-def _sync_human_tasks(ctx: HostContext, instance: ProcessInstance, snapshot) -> None:
+def _sync_human_tasks(
+    ctx: HostContext, instance: ProcessInstance, run: ProcessRun, snapshot, closed: frozenset[str]
+) -> None:
+    """Insert rows for new READY tasks and cancel rows whose task vanished. `closed` are the
+    tasks this action itself closed (completed); the open set a kept live run remembers
+    spares the query."""
     session = ctx.session
-    ready = {t.task_id: t for t in snapshot.ready_user_tasks}
-    open_ids = set(
-        session.scalars(sa.select(HumanTask.id).filter_by(instance_id=instance.id, state="open")).all()
-    )
-    gone = open_ids - ready.keys()
+    ready = set(snapshot.ready_task_ids)
+    known = run.memo.get("open_task_ids")
+    if known is not None:
+        open_ids = known - closed
+    else:
+        open_ids = (
+            set(
+                session.scalars(
+                    sa.select(HumanTask.id).filter_by(instance_id=instance.id, state="open")
+                ).all()
+            )
+            - closed
+        )
+    run.memo["open_task_ids"] = ready
+    gone = open_ids - ready
     if gone:
         # A boundary timer removed them, or a rejection cancelled the branch: close, never dangle.
         session.execute(
-            sa.update(HumanTask).where(HumanTask.id.in_(gone)).values(state="cancelled", completed_at=ctx.now)
+            sa.update(HumanTask)
+            .where(HumanTask.id.in_(gone), HumanTask.state == "open")
+            .values(state="cancelled", completed_at=ctx.now)
         )
         for task_id in gone:
             record(session, instance, "task.cancelled", task_id=task_id)
-    for task_id in ready.keys() - open_ids:
-        task = ready[task_id]
+    for task_id in ready - open_ids:
+        task = run.describe_user_task(task_id)
         props = task.properties
         row = HumanTask(
             id=task_id,

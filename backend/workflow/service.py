@@ -127,7 +127,7 @@ def complete_task(*, session, task_id: str, data: dict[str, Any], actor: str | N
         title=task.title,
         data=data,
     )
-    save(ctx, instance, run, failures, actor=actor)
+    save(ctx, instance, run, failures, actor=actor, closed=frozenset({task_id}))
     return instance
 
 
