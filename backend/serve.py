@@ -8,6 +8,7 @@ as separate processes instead (docker/).
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from werkzeug.serving import run_simple
 
 from backend import jobs
 from backend.workflow import scheduler
@@ -27,7 +28,8 @@ def serve_command(host, port):
     from backend.demo import print_banner
 
     print_banner(app, f"http://{host}:{port}/")
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    # app.run() refuses to run inside a flask CLI command; the server it wraps does not.
+    run_simple(host, port, app, threaded=True, use_reloader=False)
 
 
 def init_app(app):
