@@ -21,10 +21,7 @@ from backend.workflow import scheduler
 def serve_command(host, port):
     """Run the platform on the embedded defaults (SQLite, in-process jobs)."""
     app = current_app._get_current_object()
-    if app.config["EMBEDDED_WORKERS"]:
-        if not app.config["REDIS_URL"]:
-            jobs.start_embedded(app)
-        scheduler.start_background(app)
+    start_embedded_services(app)
     from backend.demo import print_banner
 
     print_banner(app, f"http://{host}:{port}/")
@@ -32,5 +29,19 @@ def serve_command(host, port):
     run_simple(host, port, app, threaded=True, use_reloader=False)
 
 
+def start_embedded_services(app) -> None:
+    """In-process job workers (without REDIS_URL) and the scheduler thread; idempotent."""
+    if not app.config["EMBEDDED_WORKERS"] or app.testing:
+        return
+    if not app.config["REDIS_URL"]:
+        jobs.start_embedded(app)
+    scheduler.start_background(app)
+
+
 def init_app(app):
     app.cli.add_command(serve_command)
+
+    # Plain `flask run` (no `serve`): start them with the first request instead.
+    @app.before_request
+    def _embedded_services():
+        start_embedded_services(app)

@@ -418,8 +418,15 @@ def test_cli_list_redeliver_and_relay(session, calls, app):
     assert row_state(session, job_id).state == "dispatched"
 
 
-def test_worker_command_needs_redis(session, app):
-    if app.config["REDIS_URL"]:
-        pytest.skip("the app under test uses Redis; the worker would run")
-    result = app.test_cli_runner().invoke(args=["worker"])
+def test_worker_command_needs_redis(app, tmp_path):
+    from backend import create_app
+    from backend.jobs import broker
+
+    embedded = create_app(
+        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'w.sqlite3'}", "REDIS_URL": ""}
+    )
+    try:
+        result = embedded.test_cli_runner().invoke(args=["worker"])
+    finally:
+        broker.configure(app)  # the broker is process-wide: give it back to the suite's app
     assert result.exit_code == 1 and "REDIS_URL is not set" in result.output
