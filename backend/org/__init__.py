@@ -2,4 +2,4 @@
 
 
 def init_app(app):
-    from backend.org import models  # noqa: F401  (register tables)
+    from backend.org import demo, models  # noqa: F401  (register tables and the demo loader)
