@@ -55,11 +55,13 @@ def session(app):
 
 
 def _truncate_all() -> None:
+    from backend.workdays.service import clear_cache as clear_calendar_cache
     from backend.workflow import live_runs
     from backend.workflow.host import clear_spec_cache
 
     clear_spec_cache()
     live_runs.clear()
+    clear_calendar_cache()
     with db.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)

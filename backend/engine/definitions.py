@@ -246,8 +246,10 @@ def _describe(key, title, file_name, source, spec, subprocess_specs) -> ProcessM
                 if getattr(ts, attr, None):
                     expressions.append(Expression(element_id, "script", getattr(ts, attr), "exec"))
             for condition, _target in getattr(ts, "cond_task_specs", []) or []:
-                if condition:
-                    expressions.append(Expression(element_id, "condition", condition))
+                # Spiff wraps each condition in an operator object; its source is args[0].
+                text = condition.args[0] if hasattr(condition, "args") else condition
+                if isinstance(text, str) and text.strip():
+                    expressions.append(Expression(element_id, "condition", text))
             event_definition = getattr(ts, "event_definition", None)
             if isinstance(event_definition, TimerEventDefinition):
                 expressions.append(Expression(element_id, "timer", event_definition.expression))

@@ -12,11 +12,14 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
 import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from backend.db import utcnow
 from backend.workdays.models import SOURCE_ADMIN, SOURCE_PACKAGE, CalendarDay, CalendarYear
@@ -160,9 +163,23 @@ _generation = 0
 _cached: tuple[tuple, WorkCalendar] | None = None
 
 
-def _bump_generation() -> None:
+def _bump_generation(session=None) -> None:
     global _generation
     _generation += 1
+    if session is not None:
+        # The edit may still roll back: look again when its transaction ends either way.
+        session.info["calendar_edited"] = True
+
+
+def _transaction_ended(session, *_args) -> None:
+    if session.info.pop("calendar_edited", False):
+        _bump_generation()
+
+
+def install_session_hooks() -> None:
+    if not event.contains(Session, "after_commit", _transaction_ended):
+        event.listen(Session, "after_commit", _transaction_ended)
+        event.listen(Session, "after_soft_rollback", _transaction_ended)
 
 
 def _data_version(session) -> tuple:
@@ -177,16 +194,33 @@ def _data_version(session) -> tuple:
     return (_generation, *row)
 
 
+# Every engine action asks for the calendar: look at the database's version at most this
+# often. Edits in this process (set_day, import_year, seed) are seen at once; another
+# process's edit within this many seconds.
+RECHECK_SECONDS = 5.0
+_checked_at = -RECHECK_SECONDS
+
+
 def get_calendar(*, session) -> WorkCalendar:
     """The process-wide calendar, reloaded only when the stored data has changed."""
-    global _cached
-    version = _data_version(session)
+    global _cached, _checked_at
     cached = _cached
+    now = monotonic()
+    if cached is not None and cached[0][0] == _generation and now - _checked_at < RECHECK_SECONDS:
+        return cached[1]
+    version = _data_version(session)
+    _checked_at = now
     if cached is not None and cached[0] == version:
         return cached[1]
     calendar = load_calendar(session=session)
     _cached = (version, calendar)
     return calendar
+
+
+def clear_cache() -> None:
+    """Forget the loaded calendar (tests that empty the tables behind its back)."""
+    global _cached
+    _cached = None
 
 
 # --- filling the table ---------------------------------------------------------------
@@ -220,7 +254,7 @@ def seed_from_chinese_calendar(
             changed += 1
     if changed:
         session.flush()
-        _bump_generation()
+        _bump_generation(session)
     return changed
 
 
@@ -234,7 +268,7 @@ def set_day(*, session, day: date, is_workday: bool, name: str | None = None) ->
     else:
         row.is_workday, row.name, row.source, row.updated_at = is_workday, name, SOURCE_ADMIN, utcnow()
     session.flush()
-    _bump_generation()
+    _bump_generation(session)
     return row
 
 
@@ -265,7 +299,7 @@ def import_year(
         session.add(row)
     row.complete, row.source, row.note, row.updated_at = True, SOURCE_ADMIN, note, utcnow()
     session.flush()
-    _bump_generation()
+    _bump_generation(session)
     return row
 
 

@@ -58,10 +58,11 @@ class HostContext:
     session: object
     calendar: object
     environment: SandboxEnvironment
+    actor: str | None = None
     now: datetime = field(default_factory=utcnow)
 
 
-def host_context(session) -> HostContext:
+def host_context(session, *, actor: str | None = None) -> HostContext:
     calendar = get_calendar(session=session)
     helpers = script_helpers(calendar, utcnow)
     helpers["now_iso"] = lambda: utcnow().astimezone(SHANGHAI).isoformat()
@@ -69,7 +70,7 @@ def host_context(session) -> HostContext:
     environment = SandboxEnvironment(
         helpers=helpers, time_limit=current_app.config["SCRIPT_TIME_LIMIT_SECONDS"]
     )
-    return HostContext(session=session, calendar=calendar, environment=environment)
+    return HostContext(session=session, calendar=calendar, environment=environment, actor=actor)
 
 
 def clear_spec_cache() -> None:
@@ -132,6 +133,7 @@ def _service_caller(ctx: HostContext, instance: ProcessInstance):
             business_key=instance.business_key,
             data=data,
             now=ctx.now,
+            actor=ctx.actor,
         )
         return registry.call(operation, params, context)
 
@@ -178,8 +180,8 @@ def save(
     instance.state_json = run.dump()
     instance.updated_at = ctx.now
     _sync_human_tasks(ctx, instance, run, snapshot, closed)
-    _sync_timer(session, instance, snapshot)
-    _sync_message_waits(ctx, instance, snapshot)
+    _sync_timer(session, instance, run, snapshot)
+    _sync_message_waits(ctx, instance, run, snapshot)
     for message in run.take_thrown_messages():
         jobs.enqueue(
             session=session,
@@ -247,11 +249,17 @@ def _sync_human_tasks(
         )
         for task_id in gone:
             record(session, instance, "task.cancelled", task_id=task_id)
-    for task_id in ready - open_ids:
+    new_ids = ready - open_ids
+    # A task id can come back (a retried or reset task): update its old row instead.
+    existing = (
+        {r.id: r for r in session.scalars(sa.select(HumanTask).where(HumanTask.id.in_(new_ids)))}
+        if new_ids
+        else {}
+    )
+    for task_id in new_ids:
         task = run.describe_user_task(task_id)
         props = task.properties
-        row = HumanTask(
-            id=task_id,
+        values = dict(
             instance_id=instance.id,
             process_key=instance.process_key,
             business_key=instance.business_key,
@@ -269,8 +277,18 @@ def _sync_human_tasks(
             properties=props,
             due_at=_due_at(ctx, props),
             created_at=ctx.now,
+            state="open",
+            outcome=None,
+            reminded_at=None,
+            escalated_at=None,
+            completed_at=None,
+            completed_by=None,
         )
-        session.merge(row)  # a retried task keeps its id; merge keeps one row
+        if task_id in existing:
+            for name, value in values.items():
+                setattr(existing[task_id], name, value)
+        else:
+            session.add(HumanTask(id=task_id, **values))
         record(session, instance, "task.ready", task_id=task_id, element_id=task.element_id, title=task.title)
 
 
@@ -304,23 +322,28 @@ def _due_at(ctx: HostContext, props: dict) -> datetime | None:
     return ctx.calendar.add_working_days(ctx.now, days)
 
 
-def _sync_timer(session, instance: ProcessInstance, snapshot) -> None:
+def _sync_timer(session, instance: ProcessInstance, run: ProcessRun, snapshot) -> None:
     timers = sorted(snapshot.waiting_timers, key=lambda t: t.due_at)
+    wanted = (timers[0].due_at, timers[0].element_id) if timers else None
+    if "timer" in run.memo and run.memo["timer"] == wanted:
+        return  # a kept live run knows what the row holds: nothing to read or write
+    run.memo["timer"] = wanted
     row = session.get(Timer, instance.id)
-    if not timers:
+    if wanted is None:
         if row is not None:
             session.delete(row)
-        return
-    first = timers[0]
-    if row is None:
-        session.add(Timer(instance_id=instance.id, due_at=first.due_at, element_id=first.element_id))
-    elif row.due_at != first.due_at or row.element_id != first.element_id:
-        row.due_at, row.element_id = first.due_at, first.element_id
+    elif row is None:
+        session.add(Timer(instance_id=instance.id, due_at=wanted[0], element_id=wanted[1]))
+    elif (row.due_at, row.element_id) != wanted:
+        row.due_at, row.element_id = wanted
 
 
-def _sync_message_waits(ctx: HostContext, instance: ProcessInstance, snapshot) -> None:
+def _sync_message_waits(ctx: HostContext, instance: ProcessInstance, run: ProcessRun, snapshot) -> None:
     session = ctx.session
     wanted = {(m.name, m.element_id): m for m in snapshot.waiting_messages}
+    if run.memo.get("message_waits") == wanted.keys():
+        return
+    run.memo["message_waits"] = set(wanted)
     rows = session.scalars(sa.select(MessageWait).filter_by(instance_id=instance.id)).all()
     have = {(r.name, r.element_id): r for r in rows}
     for key, row in have.items():

@@ -1,13 +1,22 @@
 """Background work of the workflow host, run by dramatiq workers through the outbox."""
 
+from backend.db import utcnow
 from backend.extensions import db
-from backend.jobs import job
+from backend.jobs import Retry, job
 from backend.workflow import service
+from backend.workflow.models import Timer
 
 
 @job("workflow.fire_timers", max_retries=3)
 def fire_timers(payload: dict) -> None:
-    service.fire_timers(session=db.session, instance_id=payload["instance_id"])
+    if service.fire_timers(session=db.session, instance_id=payload["instance_id"]):
+        return
+    # Not due here yet (this worker's clock is behind the scheduler's): run again when it
+    # is, rather than finishing and letting the job's idempotency key hide the timer.
+    timer = db.session.get(Timer, payload["instance_id"])
+    if timer is not None:
+        wait = (timer.due_at - utcnow()).total_seconds()
+        raise Retry(delay_seconds=max(1.0, wait + 1.0), reason="timer not due yet")
 
 
 @job("workflow.retry_task", max_retries=0)

@@ -31,6 +31,7 @@ class OperationContext:
     business_key: str | None
     data: dict[str, Any]  # a copy of the calling task's data
     now: datetime
+    actor: str | None = None  # who caused this engine run (the completing user, "scheduler", ...)
 
 
 _OPERATIONS: dict[str, Operation] = {}

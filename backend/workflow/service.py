@@ -66,7 +66,7 @@ def start_instance(
 
 
 def _start(*, session, definition, data, business_key, started_by, message=None) -> ProcessInstance:
-    ctx = host_context(session)
+    ctx = host_context(session, actor=started_by)
     instance = ProcessInstance(
         definition_id=definition.id,
         process_key=definition.key,
@@ -106,7 +106,7 @@ def complete_task(*, session, task_id: str, data: dict[str, Any], actor: str | N
         raise TaskAlreadyHandled(task_id)
     if instance.state not in ("running", "incident"):
         raise InstanceNotActive(instance.id, instance.state)
-    ctx = host_context(session)
+    ctx = host_context(session, actor=actor)
     run = load_run(ctx, instance)
     outcome = _outcome(data.get(task.properties.get("decisionField", "approved")))
     engine_data = dict(data)
@@ -188,7 +188,7 @@ def correlate_message(
         instance = lock_instance(session, instance_id)
         if instance.state not in ("running", "incident"):
             continue
-        ctx = host_context(session)
+        ctx = host_context(session, actor=actor)
         run = load_run(ctx, instance)
         if not run.send_message(name, payload):
             continue  # the wait ended between our query and the lock
@@ -222,11 +222,12 @@ def fire_timers(*, session, instance_id: int) -> bool:
     if instance.state not in ("running", "incident"):
         return False
     timer = session.get(Timer, instance_id)
-    if timer is None or timer.due_at > utcnow():
+    # The engine fires a timer once its due time has passed (due < now), not at the instant.
+    if timer is None or timer.due_at >= utcnow():
         return False
-    ctx = host_context(session)
+    ctx = host_context(session, actor="scheduler")
     run = load_run(ctx, instance)
-    due = [t for t in run.waiting_timers() if t.due_at <= ctx.now]
+    due = [t for t in run.waiting_timers() if t.due_at < ctx.now]
     failures = run.fire_due_timers()
     for fired in due:
         record(
@@ -247,7 +248,7 @@ def schedule_due_timers(*, session, now: datetime | None = None, limit: int = 10
     now = now or utcnow()
     due = session.execute(
         sa.select(Timer.instance_id, Timer.due_at)
-        .where(Timer.due_at <= now)
+        .where(Timer.due_at < now)
         .order_by(Timer.due_at)
         .limit(limit)
     ).all()
@@ -266,7 +267,7 @@ def retry_task(*, session, instance_id: int, task_id: str, attempt: int, actor: 
     instance = lock_instance(session, instance_id)
     if instance.state not in ("running", "incident"):
         return
-    ctx = host_context(session)
+    ctx = host_context(session, actor=actor)
     run = load_run(ctx, instance)
     try:
         failures = run.retry_task(task_id)
@@ -292,7 +293,7 @@ def retry_incident(*, session, incident_id: int, actor: str) -> Incident:
         )
     else:
         instance = lock_instance(session, incident.instance_id)
-        ctx = host_context(session)
+        ctx = host_context(session, actor=actor)
         run = load_run(ctx, instance)
         _resolve_incidents(session, instance, task_id=None, actor=actor)
         save(ctx, instance, run, run.run(), actor=actor)
@@ -325,7 +326,7 @@ def cancel_instance(*, session, instance_id: int, actor: str, reason: str) -> Pr
     instance = lock_instance(session, instance_id)
     if instance.state in ("completed", "cancelled"):
         raise InstanceNotActive(instance.id, instance.state)
-    ctx = host_context(session)
+    ctx = host_context(session, actor=actor)
     run = load_run(ctx, instance)
     run.cancel()
     instance.state = "cancelled"

@@ -90,7 +90,7 @@ def test_unknown_operation_and_unsafe_condition_refused_whole(session):
 
 def test_engine_validation_error_gets_line_from_xml(session):
     source = read_directory(BPMN_DIR)["parallel_review.bpmn"].replace(
-        '<bpmn:sequenceFlow id="f7" sourceRef="decide" targetRef="end"/>',
+        '<bpmn:sequenceFlow id="f7" sourceRef="decide" targetRef="route"/>',
         '<bpmn:sequenceFlow id="f7" sourceRef="decide" targetRef="nowhere"/>',
     )
     problems = _problems(session, {"p.bpmn": source})
@@ -121,3 +121,13 @@ def test_xml_entities_are_not_expanded(session):
     )
     problems = _problems(session, {"bomb.bpmn": bomb})
     assert problems
+
+
+def test_gateway_condition_is_linted_in_the_sandbox(session):
+    source = read_directory(BPMN_DIR)["parallel_review.bpmn"].replace(
+        'outcome == "approved"', "().__class__.__mro__"
+    )
+    (problem,) = _problems(session, {"p.bpmn": source})
+    assert problem.element_id == "route"
+    assert problem.message.startswith("条件表达式")
+    assert problem.line is not None
