@@ -2,4 +2,4 @@
 
 
 def init_app(app):
-    from backend.tickets import models  # noqa: F401  (register tables)
+    from backend.tickets import demo, models, operations  # noqa: F401  (tables, BPMN operations, demo loader)
