@@ -67,8 +67,9 @@ def _register_domains(app: Flask) -> None:
     org.init_app(app)
     projects.init_app(app)
     approvals.init_app(app)
-    tickets.init_app(app)
+    # Contracts before tickets: demo tickets are dispatched to a demo contract's contractor.
     contracts.init_app(app)
+    tickets.init_app(app)
     # Start-up
     demo.init_app(app)
     serve.init_app(app)
