@@ -12,10 +12,25 @@ from backend.workflow.models import HumanTask, ProcessInstance
 from backend.workflow.registry import OperationContext, operation
 
 
-def _open_tasks(ctx: OperationContext, element: str) -> list[HumanTask]:
-    return ctx.session.scalars(
+def _mark_open_tasks(ctx: OperationContext, element: str, *, stamp: str, kind: str, **detail) -> list[str]:
+    """Stamp the element's open tasks (reminded_at / escalated_at) and record it in history."""
+    tasks = ctx.session.scalars(
         sa.select(HumanTask).filter_by(instance_id=ctx.instance_id, element_id=element, state="open")
     ).all()
+    instance = ctx.session.get(ProcessInstance, ctx.instance_id)
+    for task in tasks:
+        setattr(task, stamp, ctx.now)
+        record(
+            ctx.session,
+            instance,
+            kind,
+            task_id=task.id,
+            element_id=element,
+            assignee=task.assignee,
+            candidate_group=task.candidate_group,
+            **detail,
+        )
+    return [t.id for t in tasks]
 
 
 @operation(
@@ -24,20 +39,7 @@ def _open_tasks(ctx: OperationContext, element: str) -> list[HumanTask]:
     params=("element",),
 )
 def remind(ctx: OperationContext, *, element: str) -> dict:
-    tasks = _open_tasks(ctx, element)
-    instance = ctx.session.get(ProcessInstance, ctx.instance_id)
-    for task in tasks:
-        task.reminded_at = ctx.now
-        record(
-            ctx.session,
-            instance,
-            "task.reminded",
-            task_id=task.id,
-            element_id=element,
-            assignee=task.assignee,
-            candidate_group=task.candidate_group,
-        )
-    return {"reminded": [t.id for t in tasks]}
+    return {"reminded": _mark_open_tasks(ctx, element, stamp="reminded_at", kind="task.reminded")}
 
 
 @operation(
@@ -46,17 +48,5 @@ def remind(ctx: OperationContext, *, element: str) -> dict:
     params=("element", "to"),
 )
 def escalate(ctx: OperationContext, *, element: str, to: str | None = None) -> dict:
-    tasks = _open_tasks(ctx, element)
-    instance = ctx.session.get(ProcessInstance, ctx.instance_id)
-    for task in tasks:
-        task.escalated_at = ctx.now
-        record(
-            ctx.session,
-            instance,
-            "task.escalated",
-            task_id=task.id,
-            element_id=element,
-            assignee=task.assignee,
-            escalated_to=to or f"{task.candidate_group}负责人",
-        )
-    return {"escalated": [t.id for t in tasks], "to": to}
+    escalated = _mark_open_tasks(ctx, element, stamp="escalated_at", kind="task.escalated", escalated_to=to)
+    return {"escalated": escalated, "to": to}

@@ -30,11 +30,12 @@ def test_deploy_stores_each_version_once(session):
         "registration",
         "runaway",
         "confirmer",
+        "limited_review",
     }
     second = _deploy(session, files)
     session.commit()
     assert second.created == []
-    assert session.scalar(sa.select(sa.func.count()).select_from(ProcessDefinition)) == 6
+    assert session.scalar(sa.select(sa.func.count()).select_from(ProcessDefinition)) == 7
 
     changed = dict(files)
     changed["parallel_review.bpmn"] = files["parallel_review.bpmn"].replace("汇总", "汇总意见")

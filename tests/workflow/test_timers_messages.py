@@ -135,3 +135,25 @@ def test_thrown_message_reaches_waiting_instance_of_same_project(session, deploy
     assert session.get(ProcessInstance, other.id).state == "running"
     data = load_run(host_context(session), session.get(ProcessInstance, waiting.id)).data
     assert data["confirmation"] == {"voucher": "V-77"}
+
+
+def test_time_limit_reminds_then_escalates_and_the_task_stays(session, deployed):
+    # Mon 2025-09-29 10:00 Shanghai; 3 working days cross National Day (10-01..08 off):
+    # Tue 30 Sep, Thu 9 Oct, Fri 10 Oct.
+    start = datetime(2025, 9, 29, 2, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False):
+        instance = service.start_instance(session=session, process_key="limited_review")
+        session.commit()
+    (task,) = _open(session, instance.id)
+    assert task.due_at == datetime(2025, 10, 10, 16, 0, tzinfo=UTC)  # end of Fri 10 Oct
+    for moment in (datetime(2025, 10, 9, 16, 0, 1, tzinfo=UTC), datetime(2025, 10, 10, 16, 0, 1, tzinfo=UTC)):
+        with time_machine.travel(moment, tick=False):
+            service.schedule_due_timers(session=session)
+            session.commit()
+            jobs.drain()
+    session.expire_all()
+    (task,) = _open(session, instance.id)  # still the reviewer's
+    assert task.reminded_at == datetime(2025, 10, 9, 16, 0, 1, tzinfo=UTC)
+    assert task.escalated_at == datetime(2025, 10, 10, 16, 0, 1, tzinfo=UTC)
+    escalation = session.scalar(sa.select(Event).filter_by(instance_id=instance.id, kind="task.escalated"))
+    assert escalation.detail["escalated_to"] == "fgw.head"
