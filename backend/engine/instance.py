@@ -17,6 +17,7 @@ from typing import Any
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
@@ -298,7 +299,7 @@ class ProcessRun:
     def _timers(tasks) -> list[WaitingTimer]:
         timers = []
         for task in tasks:
-            if isinstance(task.task_spec.event_definition, TimerEventDefinition):
+            if any(isinstance(d, TimerEventDefinition) for d in _event_definitions(task)):
                 due = _timer_due(task._get_internal_data("event_value"))
                 if due is not None:
                     timers.append(WaitingTimer(str(task.id), task.task_spec.bpmn_id, due))
@@ -307,15 +308,10 @@ class ProcessRun:
     @staticmethod
     def _messages(tasks) -> list[WaitingMessage]:
         return [
-            WaitingMessage(
-                str(t.id),
-                t.task_spec.bpmn_id,
-                t.task_spec.event_definition.name,
-                dict((getattr(t.task_spec, "extensions", {}) or {}).get("properties", {})),
-                t.data,
-            )
+            WaitingMessage(str(t.id), t.task_spec.bpmn_id, d.name, _properties(t), t.data)
             for t in tasks
-            if isinstance(t.task_spec.event_definition, MessageEventDefinition)
+            for d in _event_definitions(t)
+            if isinstance(d, MessageEventDefinition)
         ]
 
     def has_waiting_events(self) -> bool:
@@ -365,6 +361,19 @@ class ProcessRun:
                 if task.id not in seen and task.state == TaskState.WAITING:
                     seen.add(task.id)
                     yield task
+
+
+def _properties(task) -> dict[str, str]:
+    return dict((getattr(task.task_spec, "extensions", {}) or {}).get("properties", {}))
+
+
+def _event_definitions(task) -> list:
+    """An event-based gateway waits on several definitions at once (Spiff moves the catch
+    events' definitions onto the gateway as one MultipleEventDefinition)."""
+    definition = task.task_spec.event_definition
+    if isinstance(definition, MultipleEventDefinition):
+        return list(definition.event_definitions)
+    return [definition]
 
 
 def _instance_count(parent) -> int:

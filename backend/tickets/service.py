@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from backend import jobs
 from backend.contracts.models import Contract
+from backend.contracts.service import hold_payment_checks
 from backend.db import utcnow
 from backend.projects.models import Project
 from backend.tickets.errors import (
@@ -285,6 +286,7 @@ def cancel_ticket(*, session, ticket_id: int, actor: str, reason: str) -> Ticket
         raise InvalidTicketInput({"reason": "请填写撤销原因"})
     if ticket.instance_id is not None:
         workflow.cancel_instance(session=session, instance_id=ticket.instance_id, actor=actor, reason=reason)
+    hold_payment_checks(session=session, project_id=ticket.project_id)
     ticket.status, ticket.outcome, ticket.closed_at, ticket.cancel_reason = (
         "closed",
         "cancelled",
@@ -427,6 +429,9 @@ def close_ticket(*, session, ticket_id: int, instance_id: int, now: datetime) ->
     if ticket is None:
         raise TicketNotFound(ticket_id)
     if ticket.is_open:  # a retried service task must not notify twice
+        # A payment check in flight either sees the ticket closed or is waiting when the
+        # message arrives: never in between (see contracts.service.hold_payment_checks).
+        hold_payment_checks(session=session, project_id=ticket.project_id)
         ticket.status, ticket.outcome, ticket.closed_at = "closed", "passed", now
         _notify_payments(session, ticket, reason="ticket_closed", sender=instance_id)
     return {"number": ticket.number, "closed_at": ticket.closed_at.isoformat(), "rounds": ticket.rounds}

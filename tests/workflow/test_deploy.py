@@ -31,11 +31,12 @@ def test_deploy_stores_each_version_once(session):
         "runaway",
         "confirmer",
         "limited_review",
+        "await_or_timeout",
     }
     second = _deploy(session, files)
     session.commit()
     assert second.created == []
-    assert session.scalar(sa.select(sa.func.count()).select_from(ProcessDefinition)) == 7
+    assert session.scalar(sa.select(sa.func.count()).select_from(ProcessDefinition)) == 8
 
     changed = dict(files)
     changed["parallel_review.bpmn"] = files["parallel_review.bpmn"].replace("汇总", "汇总意见")

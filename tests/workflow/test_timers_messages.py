@@ -157,3 +157,30 @@ def test_time_limit_reminds_then_escalates_and_the_task_stays(session, deployed)
     assert task.escalated_at == datetime(2025, 10, 10, 16, 0, 1, tzinfo=UTC)
     escalation = session.scalar(sa.select(Event).filter_by(instance_id=instance.id, kind="task.escalated"))
     assert escalation.detail["escalated_to"] == "fgw.head"
+
+
+def test_event_based_gateway_waits_are_projected(session, deployed):
+    """Spiff moves the catch events onto the gateway; the host must still see both waits."""
+    with time_machine.travel(START, tick=False):
+        by_message = service.start_instance(
+            session=session, process_key="await_or_timeout", business_key="P-E1"
+        )
+        by_timer = service.start_instance(
+            session=session, process_key="await_or_timeout", business_key="P-E2"
+        )
+        session.commit()
+    for instance in (by_message, by_timer):
+        assert instance.state == "running"  # not flagged stuck
+        assert session.get(Timer, instance.id).due_at == datetime(2025, 9, 25, 16, 0, tzinfo=UTC)
+    with time_machine.travel(datetime(2025, 9, 25, 1, 0, tzinfo=UTC), tick=False):  # before the timer
+        service.correlate_message(session=session, name="release_conditions_changed", business_key="P-E1")
+        session.commit()
+    with time_machine.travel(datetime(2025, 9, 26, 1, 0, tzinfo=UTC), tick=False):
+        service.schedule_due_timers(session=session)
+        session.commit()
+        jobs.drain()
+    session.expire_all()
+    ctx = host_context(session)
+    assert load_run(ctx, session.get(ProcessInstance, by_message.id)).data["path"] == "message"
+    assert load_run(ctx, session.get(ProcessInstance, by_timer.id)).data["path"] == "timer"
+    assert session.scalar(sa.select(sa.func.count()).select_from(MessageWait)) == 0
