@@ -49,12 +49,21 @@ class PaymentMilestone(db.Model):
     state: Mapped[str] = mapped_column(sa.String(20), default="locked")
     accepted_at: Mapped[object | None] = mapped_column(UTCDateTime)
     blocked_reasons: Mapped[list] = mapped_column(JSONType, default=list)
+    # The milestone_payment instance started when the milestone opened.
+    instance_id: Mapped[int | None] = mapped_column(sa.ForeignKey("process_instance.id"))
+    opened_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    paid_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    # Every acceptance round: [{"step": "supervisor"|"owner", "passed": bool, "opinion": str, "at": iso}]
+    acceptance_history: Mapped[list] = mapped_column(JSONType, default=list)
 
     contract: Mapped[Contract] = relationship(back_populates="milestones")
 
 
 class Payment(db.Model):
+    """A payment request of one milestone; its amount is drawn on one budget line of its year."""
+
     __tablename__ = "payment"
+    __table_args__ = (sa.Index("ix_payment_budget_line_state", "budget_line_id", "state"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(sa.String(40), unique=True)
@@ -68,13 +77,24 @@ class Payment(db.Model):
     approved_at: Mapped[object | None] = mapped_column(UTCDateTime)
     disbursed_at: Mapped[object | None] = mapped_column(UTCDateTime)
     voucher: Mapped[str | None] = mapped_column(sa.String(60))  # the budget system's confirmation
+    year: Mapped[int | None]  # the budget year it is drawn on
+    finance_opinion: Mapped[str | None] = mapped_column(sa.Text)  # 财政审核意见 (approval or return)
+    submitted_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    # The budget system's receipt of the request (see budget_system.py).
+    reference: Mapped[str | None] = mapped_column(sa.String(200))
+
+    contract: Mapped[Contract] = relationship()
+    milestone: Mapped[PaymentMilestone] = relationship()
+    budget_line: Mapped["BudgetLine | None"] = relationship()
 
 
 class BudgetLine(db.Model):
     """Money available to a project in a year from one funding source."""
 
     __tablename__ = "budget_line"
-    __table_args__ = (sa.UniqueConstraint("project_id", "year", "source", name="uq_budget_line_project_year_source"),)
+    __table_args__ = (
+        sa.UniqueConstraint("project_id", "year", "source", name="uq_budget_line_project_year_source"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(sa.ForeignKey("project.id"), index=True)
