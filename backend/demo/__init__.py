@@ -27,6 +27,7 @@ def load_command():
 
 
 def print_banner(app, url: str) -> None:
+    from backend.org.models import User
     from backend.workflow.models import ProcessDefinition
 
     with app.app_context():
@@ -39,13 +40,15 @@ def print_banner(app, url: str) -> None:
     click.echo(f"  Database:  {db.engine.url.render_as_string(hide_password=True)}")
     click.echo(f"  Jobs:      {backend}")
     click.echo(f"  Processes: {', '.join(sorted(processes)) or '(none deployed)'}")
-    for line in DEMO_ACCOUNTS_TEXT:
-        click.echo(line)
+    with app.app_context():
+        users = db.session.execute(
+            sa.select(User.username, User.display_name, User.roles).order_by(User.id)
+        ).all()
+    if users:
+        click.echo("  Demo people (sign-in and passwords come with the accounts module):")
+        for username, name, roles in users:
+            click.echo(f"    {username:<16} {name:<8} {', '.join(roles or [])}")
     click.echo("")
-
-
-# Filled by the accounts domain when it exists; until then there is no login.
-DEMO_ACCOUNTS_TEXT: list[str] = []
 
 
 def init_app(app):
