@@ -2,4 +2,6 @@
 
 
 def init_app(app):
-    from backend.approvals import models  # noqa: F401  (register tables)
+    from backend.approvals import demo, hooks, models, operations  # noqa: F401  (tables, operations, demo)
+
+    hooks.install()

@@ -23,20 +23,30 @@ class ApprovalRound(db.Model):
     started_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[object | None] = mapped_column(UTCDateTime)
     outcome: Mapped[str | None] = mapped_column(sa.String(20))  # approved | rejected
+    # What the applicant was shown when the round ended: each branch's decision and opinion.
+    summary: Mapped[dict] = mapped_column(JSONType, default=dict)
 
 
 class ApprovalOpinion(db.Model):
-    """An opinion of one step or branch, with how long it took (for KPIs)."""
+    """An opinion of one step or branch, with how long it took (for KPIs).
+
+    Written from the inbox row (human_task) and its task.completed history event in the same
+    transaction as the completion, so every round's opinions are kept as they were given.
+    """
 
     __tablename__ = "approval_opinion"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int | None] = mapped_column(sa.ForeignKey("approval_round.id"), index=True)
     project_id: Mapped[int] = mapped_column(sa.ForeignKey("project.id"), index=True)
-    step: Mapped[str] = mapped_column(sa.String(60))  # element id: intake, review_fg, expert_review, ...
-    department: Mapped[str | None] = mapped_column(sa.String(20))  # department code, or "expert"
+    # The human_task this opinion was given in: one opinion per completed task.
+    task_id: Mapped[str | None] = mapped_column(sa.String(36), unique=True)
+    step: Mapped[str] = mapped_column(sa.String(60))  # element id: intake, review_fgw, expert_review, ...
+    # department code, "expert" for the panel; None for the applicant's own steps
+    department: Mapped[str | None] = mapped_column(sa.String(20))
     reviewer: Mapped[str | None] = mapped_column(sa.String(60))
-    decision: Mapped[str] = mapped_column(sa.String(20))  # approved | rejected | returned
+    # approved | rejected (reviews, experts) ; accepted | returned (intake) ; resubmitted (applicant)
+    decision: Mapped[str] = mapped_column(sa.String(20))
     opinion: Mapped[str] = mapped_column(sa.Text, default="")
     started_at: Mapped[object | None] = mapped_column(UTCDateTime)
     decided_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
@@ -60,3 +70,13 @@ class ApprovalDocument(db.Model):
     approved_budget: Mapped[Decimal] = mapped_column(Money)
     content: Mapped[dict] = mapped_column(JSONType, default=dict)
     issued_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApprovalNumberCounter(db.Model):
+    """The last 批复 number given in a year. Allocation increments this one row under its row
+    lock, so concurrent approvals queue for a number instead of colliding."""
+
+    __tablename__ = "approval_number_counter"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_seq: Mapped[int] = mapped_column(default=0)

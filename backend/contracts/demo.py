@@ -14,6 +14,7 @@ from backend.org.demo import CONTRACTOR_UNIT, SUPERVISOR_UNIT
 from backend.org.models import Unit
 from backend.projects.models import Project
 from backend.workdays.service import local_date
+from backend.workflow.models import ProcessDefinition
 
 DEMO_CONTRACT_NUMBER = "HT-SG-DEMO-001"
 MILESTONES = (
@@ -33,8 +34,12 @@ def load_contracts(*, session) -> int:
         u.name: u
         for u in session.scalars(sa.select(Unit).where(Unit.name.in_([CONTRACTOR_UNIT, SUPERVISOR_UNIT])))
     }
-    if project is None or len(units) < 2:
-        return 0
+    if (
+        project is None
+        or len(units) < 2
+        or not session.scalar(sa.select(ProcessDefinition.id).filter_by(key="milestone_payment").limit(1))
+    ):
+        return 0  # needs the org and approval demo data and the deployed diagram
     base = project.approved_budget or project.total_investment
     contract = create_contract(
         session=session,

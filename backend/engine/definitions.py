@@ -225,7 +225,7 @@ def _describe(key, title, file_name, source, spec, subprocess_specs) -> ProcessM
                 child = process_spec.task_specs[ts.task_spec]
                 element.multi_instance = True
                 element.lane = getattr(child, "lane", None)
-                element.type = type(child).__name__
+                element.type = "userTask" if isinstance(child, UserTask) else type(child).__name__
                 element.properties = dict((getattr(child, "extensions", {}) or {}).get("properties", {}))
                 if getattr(ts, "cardinality", None):
                     expressions.append(Expression(element_id, "cardinality", ts.cardinality))

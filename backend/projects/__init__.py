@@ -2,4 +2,4 @@
 
 
 def init_app(app):
-    from backend.projects import models  # noqa: F401  (register tables)
+    from backend.projects import models, operations  # noqa: F401  (register tables and operations)

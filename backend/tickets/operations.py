@@ -13,13 +13,16 @@ from backend.workflow.registry import OperationContext, operation
 
 
 def _person(ctx: OperationContext, given: str | None, element: str) -> str | None:
-    """Who completed the step: the form's actor (set by the ticket services), else whoever
-    claimed the task. (Tasks completed through the generic inbox without a claim stay None.)"""
+    """Who completed the step: the form's actor (set by the ticket services), else the user
+    whose completion is running this engine pass, else who completed the step's last task."""
     if given:
         return given
+    if ctx.actor:
+        return ctx.actor
     return ctx.session.scalar(
-        sa.select(HumanTask.assignee)
-        .filter_by(instance_id=ctx.instance_id, element_id=element, state="open")
+        sa.select(HumanTask.completed_by)
+        .filter_by(instance_id=ctx.instance_id, element_id=element, state="completed")
+        .order_by(HumanTask.completed_at.desc())
         .limit(1)
     )
 

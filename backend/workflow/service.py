@@ -6,6 +6,7 @@ CLI command) is the unit of work and commits at its edge.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -109,13 +110,12 @@ def complete_task(*, session, task_id: str, data: dict[str, Any], actor: str | N
     ctx = host_context(session, actor=actor)
     run = load_run(ctx, instance)
     outcome = _outcome(data.get(task.properties.get("decisionField", "approved")))
-    engine_data = dict(data)
+    # The engine merges and mutates what it is given: never the caller's objects.
+    engine_data = copy.deepcopy(data)
     if task.multi_instance_parent and task.properties.get("countersign"):
         engine_data["countersign"] = _countersign_tally(session, task, outcome)
-    try:
-        failures = run.complete_user_task(task_id, engine_data, output=data)
-    except TaskNotReady:
-        raise TaskAlreadyHandled(task_id) from None
+    # Close the task and write its history first: service tasks that run next in this same
+    # engine pass (e.g. recording the opinion) see the decision.
     task.state, task.completed_at, task.completed_by, task.outcome = "completed", ctx.now, actor, outcome
     record(
         session,
@@ -127,6 +127,11 @@ def complete_task(*, session, task_id: str, data: dict[str, Any], actor: str | N
         title=task.title,
         data=data,
     )
+    session.flush()
+    try:
+        failures = run.complete_user_task(task_id, engine_data, output=copy.deepcopy(data))
+    except TaskNotReady:
+        raise TaskAlreadyHandled(task_id) from None
     save(ctx, instance, run, failures, actor=actor, closed=frozenset({task_id}))
     return instance
 

@@ -1,6 +1,10 @@
 """The schema changes only through migrations: upgrading an empty database must give exactly
 the models' schema, and the chain must downgrade and upgrade again."""
 
+import os
+
+import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
@@ -38,3 +42,32 @@ def test_migrations_build_the_models_schema(app, tmp_path):
             db.engine.dispose()
     finally:
         broker.configure(app)
+
+
+@pytest.mark.postgres
+def test_migrations_build_the_models_schema_on_postgres(app):
+    """Same check on PostgreSQL, in a schema of its own so the suite's tables stay untouched."""
+    url = os.environ["TEST_DATABASE_URL"]
+    with app.app_context(), db.engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA IF EXISTS migration_check CASCADE; CREATE SCHEMA migration_check"))
+    separator = "&" if "?" in url else "?"
+    fresh = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": f"{url}{separator}options=-csearch_path%3Dmigration_check",
+            "REDIS_URL": app.config["REDIS_URL"],
+            "EMBEDDED_WORKERS": False,
+        }
+    )
+    try:
+        with fresh.app_context():
+            upgrade(directory=MIGRATIONS)
+            assert _diff() == []
+            downgrade(directory=MIGRATIONS, revision="base")
+            upgrade(directory=MIGRATIONS)
+            assert _diff() == []
+            db.engine.dispose()
+    finally:
+        broker.configure(app)
+        with app.app_context(), db.engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA IF EXISTS migration_check CASCADE"))
