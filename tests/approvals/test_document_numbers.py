@@ -1,7 +1,6 @@
 """批复 numbers: one sequence per year (the year in Shanghai), never two alike, even when two
 approvals finish at the same moment."""
 
-import threading
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -9,8 +8,8 @@ import time_machine
 
 from backend.approvals import service as approvals
 from backend.approvals.models import ApprovalDocument
-from backend.extensions import db
 from backend.projects.models import Project
+from tests.concurrency import race
 
 from .conftest import Flow
 
@@ -49,30 +48,11 @@ def test_concurrent_allocations_never_collide(app, session):
     """Real threads and connections (FOR UPDATE row lock on PostgreSQL, BEGIN IMMEDIATE on
     SQLite): every allocation gets its own number."""
     threads_count = 6
-    barrier = threading.Barrier(threads_count)
-    results, errors = [], []
-    lock = threading.Lock()
-
-    def allocate():
-        with app.app_context():
-            try:
-                barrier.wait()
-                seq = approvals.allocate_document_seq(session=db.session, year=2027)
-                db.session.commit()
-                with lock:
-                    results.append(seq)
-            except Exception as exc:  # surfaced by the assertion below
-                db.session.rollback()
-                with lock:
-                    errors.append(exc)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=allocate) for _ in range(threads_count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    outcomes = race(
+        app, [lambda s: approvals.allocate_document_seq(session=s, year=2027) for _ in range(threads_count)]
+    )
+    errors = [o for o in outcomes if isinstance(o, Exception)]
+    results = [o for o in outcomes if not isinstance(o, Exception)]
     assert errors == []
     assert sorted(results) == list(range(1, threads_count + 1))
     assert approvals.allocate_document_seq(session=session, year=2027) == threads_count + 1

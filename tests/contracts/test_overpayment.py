@@ -5,7 +5,6 @@ Runs on SQLite (the unit of work holds the write lock from BEGIN IMMEDIATE) and,
 TEST_DATABASE_URL, on PostgreSQL, where the contract's and budget lines' FOR UPDATE locks
 are what keeps the second request from summing before the first one committed."""
 
-import threading
 from decimal import Decimal
 
 import pytest
@@ -14,7 +13,7 @@ import sqlalchemy as sa
 from backend.contracts import service
 from backend.contracts.errors import MilestoneStateError, PaymentAlreadyRequested
 from backend.contracts.models import Contract, Payment, PaymentMilestone
-from backend.extensions import db
+from tests.concurrency import race
 from tests.contracts.conftest import NOW, make_project, new_contract
 
 
@@ -30,31 +29,6 @@ def _accepted(session, contract, *, reduce_amount_to=None):
         session.get(Contract, contract.id).amount = Decimal(reduce_amount_to)
     session.commit()
     return [m.id for m in milestones]
-
-
-def _race(app, actions):
-    """Run each action in its own thread, app context and session, released together."""
-    barrier = threading.Barrier(len(actions))
-    outcomes = [None] * len(actions)
-
-    def worker(i, action):
-        with app.app_context():
-            try:
-                barrier.wait()
-                outcomes[i] = action(db.session)
-                db.session.commit()
-            except Exception as exc:
-                db.session.rollback()
-                outcomes[i] = exc
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=worker, args=(i, a)) for i, a in enumerate(actions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return outcomes
 
 
 def _request(milestone_id):
@@ -132,7 +106,7 @@ def test_two_racing_requests_never_exceed_the_contract_amount(app, session, worl
         first, second = _accepted(session, contract, reduce_amount_to="600.00")
         session.rollback()  # end our transaction: on SQLite it would hold the write lock
 
-        outcomes = _race(app, [_request(first), _request(second)])
+        outcomes = race(app, [_request(first), _request(second)])
 
         assert sorted(outcomes, key=str) == [False, True], outcomes  # exactly one succeeds
         assert _committed(session, contract.id) == Decimal("500.00")
@@ -154,7 +128,7 @@ def test_the_same_milestone_requested_twice_at_once(app, session, world):
     (only,) = _accepted(session, contract)
     session.rollback()
 
-    outcomes = _race(app, [_request(only), _request(only)])
+    outcomes = race(app, [_request(only), _request(only)])
 
     assert True in outcomes
     (refusal,) = [o for o in outcomes if o is not True]
@@ -188,7 +162,7 @@ def test_two_contracts_racing_for_the_last_budget(app, session, world):
         ids = [_accepted(session, contract)[0] for contract in contracts]
         session.rollback()
 
-        outcomes = _race(app, [_request(ids[0]), _request(ids[1])])
+        outcomes = race(app, [_request(ids[0]), _request(ids[1])])
 
         assert sorted(outcomes, key=str) == [False, True], outcomes
         assert service.budget_available(session=session, project_id=project.id, year=2026) == Decimal(

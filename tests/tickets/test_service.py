@@ -1,20 +1,19 @@
 """Raising tickets: validation, default deadlines, numbering (also under concurrency),
 what blocks payments, withdrawal, and the checks on the people's steps."""
 
-import threading
 from datetime import date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 import time_machine
 
-from backend.extensions import db
 from backend.jobs.models import OutboxJob
 from backend.tickets import service
 from backend.tickets.errors import InvalidTicketInput, NotATicketTask, TicketClosed
 from backend.tickets.models import Ticket
 from backend.workflow.errors import TaskAlreadyHandled
 from backend.workflow.models import HumanTask, ProcessInstance
+from tests.concurrency import race
 from tests.tickets.conftest import PHOTO_A, open_task, raise_at, submit, utc, verify
 
 MONDAY = utc(2026, 3, 2, 2, 0)  # 10:00 in Beijing
@@ -69,37 +68,23 @@ def test_concurrent_raises_get_distinct_numbers(app, session, deployed, org):
     project_id = org.project.id
     session.rollback()  # end our read transaction (on SQLite it would hold the write lock)
     count = 4
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
 
-    def worker(i):
-        with app.app_context():
-            try:
-                barrier.wait()
-                ticket = service.raise_ticket(
-                    session=db.session,
-                    project_id=project_id,
-                    source="manual",
-                    category="other",
-                    severity="general",
-                    description=f"并发登记 {i}",
-                    evidence=[],
-                    raised_by=f"user{i}",
-                )
-                db.session.commit()
-                results[i] = ticket.number
-            except Exception as exc:  # reported through the assertion below
-                db.session.rollback()
-                results[i] = exc
-            finally:
-                db.session.remove()
+    def raise_one(i):
+        return lambda s: (
+            service.raise_ticket(
+                session=s,
+                project_id=project_id,
+                source="manual",
+                category="other",
+                severity="general",
+                description=f"并发登记 {i}",
+                evidence=[],
+                raised_by=f"user{i}",
+            ).number
+        )
 
     with time_machine.travel(MONDAY, tick=False):
-        threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
+        results = race(app, [raise_one(i) for i in range(count)])
     assert sorted(results) == [f"ZG-2026-{n:06d}" for n in range(1, count + 1)]
     assert _count(session, Ticket) == count
 

@@ -1,40 +1,12 @@
 """Two actions on one instance at the same moment: both take effect, or one is refused
 cleanly; state is never lost or forked. Real threads, real database connections."""
 
-import threading
-
 import sqlalchemy as sa
 
-from backend.extensions import db
 from backend.workflow import service
 from backend.workflow.errors import TaskAlreadyHandled
 from backend.workflow.models import Event, HumanTask, ProcessInstance
-
-
-def _race(app, actions):
-    """Run each action in its own thread and app context, released together."""
-    barrier = threading.Barrier(len(actions))
-    outcomes = [None] * len(actions)
-
-    def worker(i, action):
-        with app.app_context():
-            try:
-                barrier.wait()
-                action(db.session)
-                db.session.commit()
-                outcomes[i] = "ok"
-            except Exception as exc:
-                db.session.rollback()
-                outcomes[i] = exc
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=worker, args=(i, a)) for i, a in enumerate(actions)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return outcomes
+from tests.concurrency import race
 
 
 def _complete(task_id, actor):
@@ -48,8 +20,8 @@ def test_two_threads_complete_parallel_branches(app, session, deployed):
         session.commit()
         ids = session.scalars(sa.select(HumanTask.id).filter_by(instance_id=instance.id, state="open")).all()
         session.rollback()  # end our read transaction (on SQLite it holds the write lock)
-        outcomes = _race(app, [_complete(ids[0], "bob"), _complete(ids[1], "carol")])
-        assert outcomes == ["ok", "ok"]
+        outcomes = race(app, [_complete(ids[0], "bob"), _complete(ids[1], "carol")])
+        assert [type(o).__name__ for o in outcomes] == ["ProcessInstance", "ProcessInstance"]
         session.expire_all()
         done = session.get(ProcessInstance, instance.id)
         assert done.state == "completed"  # both completions are in the state: the join passed
@@ -66,9 +38,10 @@ def test_same_task_clicked_twice(app, session, deployed):
         sa.select(HumanTask.id).filter_by(instance_id=instance.id, state="open")
     ).first()
     session.rollback()
-    outcomes = _race(app, [_complete(task_id, "bob"), _complete(task_id, "eve")])
-    assert outcomes.count("ok") == 1
-    (refusal,) = [o for o in outcomes if o != "ok"]
+    outcomes = race(app, [_complete(task_id, "bob"), _complete(task_id, "eve")])
+    refusals = [o for o in outcomes if isinstance(o, Exception)]
+    assert len(refusals) == 1
+    (refusal,) = refusals
     assert isinstance(refusal, TaskAlreadyHandled)
     session.expire_all()
     assert (
