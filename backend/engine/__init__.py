@@ -13,6 +13,7 @@ from backend.engine.definitions import (
     parse_files,
 )
 from backend.engine.instance import (
+    CannotGoBack,
     ProcessRun,
     ReadyUserTask,
     ServiceTaskFailed,
@@ -26,6 +27,7 @@ from backend.engine.instance import (
 from backend.engine.serialization import SERIALIZER_VERSION
 
 __all__ = [
+    "CannotGoBack",
     "SERIALIZER_VERSION",
     "DefinitionError",
     "Element",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import traceback
 from collections.abc import Callable
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -46,6 +47,11 @@ class ServiceTaskFailed(Exception):
 
 class TaskNotReady(Exception):
     """The task is not READY any more (already completed, cancelled or never existed)."""
+
+
+class CannotGoBack(Exception):
+    """退回/撤回 refused: the target is not an earlier step of this task's path, or the
+    steps after it have already been acted on."""
 
 
 @dataclass
@@ -200,6 +206,43 @@ class ProcessRun:
         if mi is not None and mi.output_item is not None and mi.output_item.bpmn_id not in data:
             task.data[mi.output_item.bpmn_id] = data if output is None else output
         task.run()
+        return self.run()
+
+    def earlier_user_tasks(self, task_id: str) -> list[str]:
+        """Completed user tasks on the path that led to this ready task, nearest first
+        (the steps 退回 may send it back to)."""
+        task = self._ready_manual_task(task_id)
+        found, node = [], task.parent
+        while node is not None:
+            if node.task_spec.manual and node.state == TaskState.COMPLETED:
+                found.append(str(node.id))
+            node = node.parent
+        return found
+
+    def return_to(self, task_id: str, target_task_id: str, data: dict[str, Any]) -> list[TaskFailure]:
+        """退回: send the instance back from a ready task to an earlier user task of its path.
+        Everything after the target is removed; the target runs again with its original input
+        plus `data` (e.g. who returned it and why)."""
+        if target_task_id not in self.earlier_user_tasks(task_id):
+            raise CannotGoBack(target_task_id)
+        return self._reset_to(target_task_id, data)
+
+    def withdraw(self, task_id: str, data: dict[str, Any]) -> list[TaskFailure]:
+        """撤回: take back a completed user task while no user task after it has been completed."""
+        task = self._task(task_id)
+        if task is None or not task.task_spec.manual or task.state != TaskState.COMPLETED:
+            raise CannotGoBack(task_id)
+        later = [t for t in task if t is not task and t.task_spec.manual]
+        if any(t.state == TaskState.COMPLETED for t in later):
+            raise CannotGoBack(task_id)
+        if not any(t.state == TaskState.READY for t in later):
+            raise CannotGoBack(task_id)  # nothing waits on a person: the flow has moved on
+        return self._reset_to(task_id, data)
+
+    def _reset_to(self, task_id: str, data: dict[str, Any]) -> list[TaskFailure]:
+        task = self._task(task_id)
+        original = deepcopy(task.parent.data) if task.parent is not None else {}
+        self._wf.reset_from_task_id(task.id, data={**original, **data})
         return self.run()
 
     def update_task_data(self, task_id: str, data: dict[str, Any]) -> None:

@@ -44,3 +44,18 @@ class ConcurrentModification(WorkflowError):
 class IncidentNotFound(WorkflowError):
     def __init__(self, incident_id: int):
         super().__init__(f"异常记录不存在或已处理: {incident_id}", incident_id=incident_id)
+
+
+class CannotReturn(WorkflowError):
+    def __init__(self, task_id: str, reason: str = "只能退回到本任务之前已办理的步骤"):
+        super().__init__(reason, task_id=task_id)
+
+
+class CannotWithdraw(WorkflowError):
+    def __init__(self, task_id: str, reason: str = "下一步已有人办理, 不能撤回"):
+        super().__init__(reason, task_id=task_id)
+
+
+class ReasonRequired(WorkflowError):
+    def __init__(self):
+        super().__init__("请填写理由")

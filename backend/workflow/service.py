@@ -15,12 +15,15 @@ import sqlalchemy as sa
 
 from backend import jobs
 from backend.db import utcnow
-from backend.engine import SERIALIZER_VERSION, TaskNotReady
+from backend.engine import SERIALIZER_VERSION, CannotGoBack, TaskNotReady
 from backend.workflow import countersign
 from backend.workflow.errors import (
+    CannotReturn,
+    CannotWithdraw,
     IncidentNotFound,
     InstanceNotActive,
     ProcessNotFound,
+    ReasonRequired,
     TaskAlreadyHandled,
     TaskNotFound,
 )
@@ -95,18 +98,8 @@ def _start(*, session, definition, data, business_key, started_by, message=None)
 
 def complete_task(*, session, task_id: str, data: dict[str, Any], actor: str | None) -> ProcessInstance:
     """Complete a user task with its form data. Exactly one of two concurrent completions wins."""
-    instance_id = session.scalar(sa.select(HumanTask.instance_id).filter_by(id=task_id))
-    if instance_id is None:
-        raise TaskNotFound(task_id)
-    instance = lock_instance(session, instance_id)
-    # Re-read under the lock: the other click may have committed while we waited.
-    task = session.scalar(
-        sa.select(HumanTask).filter_by(id=task_id).execution_options(populate_existing=True)
-    )
-    if task.state != "open":
-        raise TaskAlreadyHandled(task_id)
-    if instance.state not in ("running", "incident"):
-        raise InstanceNotActive(instance.id, instance.state)
+    # Locks the instance, then re-reads the task: the other click may have committed meanwhile.
+    task, instance = _lock_open_task(session, task_id)
     ctx = host_context(session, actor=actor)
     run = load_run(ctx, instance)
     outcome = _outcome(data.get(task.properties.get("decisionField", "approved")))
@@ -160,6 +153,100 @@ def _countersign_tally(session, task: HumanTask, outcome: str | None) -> dict:
         rejected=rejected,
         total=task.multi_instance_total or approved + rejected,
     )
+
+
+def returnable_steps(*, session, task_id: str) -> list[HumanTask]:
+    """The earlier user steps a ready task may be returned to (退回), nearest first."""
+    task = _open_task(session, task_id)
+    run = load_run(host_context(session), session.get(ProcessInstance, task.instance_id))
+    ids = run.earlier_user_tasks(task_id)
+    rows = {r.id: r for r in session.scalars(sa.select(HumanTask).where(HumanTask.id.in_(ids)))}
+    return [rows[i] for i in ids if i in rows]
+
+
+def return_task(*, session, task_id: str, to_task_id: str, actor: str, reason: str) -> ProcessInstance:
+    """退回: send the instance back from this open task to an earlier user step, with reasons;
+    the flow continues from there and the history keeps every step."""
+    if not (reason or "").strip():
+        raise ReasonRequired()
+    task, instance = _lock_open_task(session, task_id)
+    ctx = host_context(session, actor=actor)
+    run = load_run(ctx, instance)
+    target = session.get(HumanTask, to_task_id)
+    returned = {"by": actor, "reason": reason.strip(), "from": task.element_id, "at": ctx.now.isoformat()}
+    try:
+        failures = run.return_to(task_id, to_task_id, {"returned": returned})
+    except (CannotGoBack, TaskNotReady):
+        raise CannotReturn(task_id) from None
+    task.state, task.outcome, task.completed_at, task.completed_by = "cancelled", "returned", ctx.now, actor
+    record(
+        session,
+        instance,
+        "task.returned",
+        task_id=task_id,
+        element_id=task.element_id,
+        actor=actor,
+        reason=reason.strip(),
+        to_task=to_task_id,
+        to_element=target.element_id if target else None,
+    )
+    save(ctx, instance, run, failures, actor=actor, closed=frozenset({task_id}))
+    return instance
+
+
+def withdraw_task(*, session, task_id: str, actor: str, reason: str) -> ProcessInstance:
+    """撤回: the person who completed a step takes it back while nobody after them has acted."""
+    if not (reason or "").strip():
+        raise ReasonRequired()
+    task = session.get(HumanTask, task_id)
+    if task is None:
+        raise TaskNotFound(task_id)
+    if task.state != "completed" or task.completed_by != actor:
+        raise CannotWithdraw(task_id, "只能撤回本人办理的任务")
+    instance = lock_instance(session, task.instance_id)
+    ctx = host_context(session, actor=actor)
+    run = load_run(ctx, instance)
+    try:
+        failures = run.withdraw(task_id, {"withdrawn": {"by": actor, "reason": reason.strip()}})
+    except CannotGoBack:
+        raise CannotWithdraw(task_id) from None
+    record(
+        session,
+        instance,
+        "task.withdrawn",
+        task_id=task_id,
+        element_id=task.element_id,
+        actor=actor,
+        reason=reason.strip(),
+    )
+    save(ctx, instance, run, failures, actor=actor)
+    task = session.get(HumanTask, task_id)
+    task.assignee = actor  # back on the desk of whoever withdrew it
+    return instance
+
+
+def _open_task(session, task_id: str) -> HumanTask:
+    task = session.get(HumanTask, task_id)
+    if task is None:
+        raise TaskNotFound(task_id)
+    if task.state != "open":
+        raise TaskAlreadyHandled(task_id)
+    return task
+
+
+def _lock_open_task(session, task_id: str) -> tuple[HumanTask, ProcessInstance]:
+    instance_id = session.scalar(sa.select(HumanTask.instance_id).filter_by(id=task_id))
+    if instance_id is None:
+        raise TaskNotFound(task_id)
+    instance = lock_instance(session, instance_id)
+    task = session.scalar(
+        sa.select(HumanTask).filter_by(id=task_id).execution_options(populate_existing=True)
+    )
+    if task.state != "open":
+        raise TaskAlreadyHandled(task_id)
+    if instance.state not in ("running", "incident"):
+        raise InstanceNotActive(instance.id, instance.state)
+    return task, instance
 
 
 @dataclass

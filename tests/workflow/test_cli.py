@@ -16,8 +16,8 @@ def _cli(app, *args):
     return app.test_cli_runner().invoke(args=list(args))
 
 
-def test_deploy_twice_then_list(app, session, tmp_path):
-    app.config["FORMS_DIR"] = str(FORMS_DIR)
+def test_deploy_twice_then_list(app, session, monkeypatch):
+    monkeypatch.setitem(app.config, "FORMS_DIR", str(FORMS_DIR))
     first = _cli(app, "processes", "deploy", "--dir", str(BPMN_DIR))
     assert first.exit_code == 0, first.output
     assert "deployed  parallel_review v1" in first.output
@@ -30,8 +30,8 @@ def test_deploy_twice_then_list(app, session, tmp_path):
     assert len(rows) == 1 and " 1 " in rows[0]
 
 
-def test_bad_file_refuses_everything_and_names_the_line(app, session, tmp_path):
-    app.config["FORMS_DIR"] = str(FORMS_DIR)
+def test_bad_file_refuses_everything_and_names_the_line(app, session, tmp_path, monkeypatch):
+    monkeypatch.setitem(app.config, "FORMS_DIR", str(FORMS_DIR))
     for f in BPMN_DIR.glob("*.bpmn"):
         shutil.copy(f, tmp_path / f.name)
     bad = tmp_path / "timed_review.bpmn"

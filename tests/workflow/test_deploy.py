@@ -32,11 +32,12 @@ def test_deploy_stores_each_version_once(session):
         "confirmer",
         "limited_review",
         "await_or_timeout",
+        "three_steps",
     }
     second = _deploy(session, files)
     session.commit()
     assert second.created == []
-    assert session.scalar(sa.select(sa.func.count()).select_from(ProcessDefinition)) == 8
+    assert session.scalar(sa.select(sa.func.count()).select_from(ProcessDefinition)) == 9
 
     changed = dict(files)
     changed["parallel_review.bpmn"] = files["parallel_review.bpmn"].replace("汇总", "汇总意见")

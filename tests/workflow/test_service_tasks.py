@@ -11,9 +11,9 @@ from backend.workflow import service
 from backend.workflow.models import Event, Incident, ProcessInstance
 
 
-def test_retries_then_incident_then_manual_retry(app, session, deployed, payments):
-    app.config["SERVICE_TASK_RETRIES"] = 2
-    app.config["SERVICE_TASK_BACKOFF_SECONDS"] = 60
+def test_retries_then_incident_then_manual_retry(app, session, deployed, payments, monkeypatch):
+    monkeypatch.setitem(app.config, "SERVICE_TASK_RETRIES", 2)
+    monkeypatch.setitem(app.config, "SERVICE_TASK_BACKOFF_SECONDS", 60)
     payments.failures_left = 10
     t0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
     with time_machine.travel(t0, tick=False) as clock:
