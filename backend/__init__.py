@@ -47,6 +47,7 @@ def _register_domains(app: Flask) -> None:
         contracts,
         demo,
         files,
+        forms,
         health,
         jobs,
         org,
@@ -63,6 +64,7 @@ def _register_domains(app: Flask) -> None:
     workdays.init_app(app)
     workflow.init_app(app)
     files.init_app(app)
+    forms.init_app(app)
     # Business domains
     org.init_app(app)
     projects.init_app(app)

@@ -1,0 +1,14 @@
+"""User-task forms: JSON Schema files in forms/ rendered to Bootstrap HTML, posted data
+parsed back per the schema, and validated with field-level Chinese messages."""
+
+from flask import Blueprint
+
+
+def init_app(app):
+    """`render_form` callable from any template, and the `forms/` macros on the template path."""
+    from backend.forms.render import render_form
+
+    app.jinja_env.globals["render_form"] = render_form
+    if "forms" not in app.blueprints:
+        # No routes: the blueprint only puts templates/forms/ on the template path.
+        app.register_blueprint(Blueprint("forms", __name__, template_folder="templates"))
