@@ -43,6 +43,7 @@ def _migrations_dir() -> str:
 def _register_domains(app: Flask) -> None:
     """Each domain registers its blueprints, CLI commands, operations and jobs here."""
     from backend import (
+        accounts,
         approvals,
         contracts,
         demo,
@@ -67,6 +68,7 @@ def _register_domains(app: Flask) -> None:
     forms.init_app(app)
     # Business domains
     org.init_app(app)
+    accounts.init_app(app)
     projects.init_app(app)
     approvals.init_app(app)
     # Contracts before tickets: demo tickets are dispatched to a demo contract's contractor.

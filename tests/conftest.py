@@ -32,6 +32,8 @@ def app(tmp_path_factory):
             "FILES_DIR": str(files),
             "SERVICE_TASK_BACKOFF_SECONDS": 0,
             "SCRIPT_TIME_LIMIT_SECONDS": 0.5,
+            # Form posts in tests carry no CSRF token; tests/accounts checks CSRF on its own app.
+            "WTF_CSRF_ENABLED": False,
         }
     )
     with app.app_context():

@@ -45,7 +45,9 @@ def print_banner(app, url: str) -> None:
             sa.select(User.username, User.display_name, User.roles).order_by(User.id)
         ).all()
     if users:
-        click.echo("  Demo people (sign-in and passwords come with the accounts module):")
+        from backend.accounts.demo import DEMO_PASSWORD
+
+        click.echo(f"  Demo accounts (password {DEMO_PASSWORD}, to be changed at first sign-in):")
         for username, name, roles in users:
             click.echo(f"    {username:<16} {name:<8} {', '.join(roles or [])}")
     click.echo("")

@@ -62,9 +62,25 @@ class User(db.Model):
     roles: Mapped[list] = mapped_column(JSONType, default=list)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    # Sign-in (backend/accounts): argon2 hash; None means the person cannot sign in yet.
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    last_login_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    locale: Mapped[str] = mapped_column(sa.String(10), default="zh_CN", server_default="zh_CN")
 
     department: Mapped[Department | None] = relationship()
     unit: Mapped[Unit | None] = relationship()
+
+    # What flask-login asks of a user object (backend/accounts); an inactive person is refused.
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        return bool(self.active)
+
+    def get_id(self) -> str:
+        return str(self.id)
 
     @property
     def groups(self) -> set[str]:

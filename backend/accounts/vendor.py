@@ -1,0 +1,58 @@
+"""Front-end assets from npm packages (package.json), served by the app: no CDN.
+
+Only the files named in ASSETS are served; the URL carries the package version so browsers
+may cache them for a year and still see an upgrade at once.
+"""
+
+import json
+from functools import cache
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, send_file, url_for
+
+from backend.config import ROOT
+
+bp = Blueprint("vendor", __name__, url_prefix="/vendor")
+
+ONE_YEAR = 365 * 24 * 3600
+
+# URL path under /vendor/ -> (npm package, file inside the package)
+ASSETS = {
+    "bootstrap/bootstrap.min.css": ("bootstrap", "dist/css/bootstrap.min.css"),
+    "bootstrap/bootstrap.min.css.map": ("bootstrap", "dist/css/bootstrap.min.css.map"),
+    "bootstrap/bootstrap.bundle.min.js": ("bootstrap", "dist/js/bootstrap.bundle.min.js"),
+    "bootstrap/bootstrap.bundle.min.js.map": ("bootstrap", "dist/js/bootstrap.bundle.min.js.map"),
+}
+
+
+def node_modules() -> Path:
+    return Path(current_app.config.get("NODE_MODULES_DIR") or ROOT / "node_modules")
+
+
+@cache
+def _package_version(directory: str, package: str) -> str:
+    try:
+        return json.loads((Path(directory) / package / "package.json").read_text())["version"]
+    except (OSError, ValueError, KeyError):
+        return "missing"
+
+
+def vendor_url(path: str) -> str:
+    """URL of an allowed asset, versioned by its package (for templates: `vendor_url(...)`)."""
+    package, _file = ASSETS[path]
+    return url_for("vendor.asset", path=path, v=_package_version(str(node_modules()), package))
+
+
+@bp.get("/<path:path>")
+def asset(path: str):
+    if path not in ASSETS:
+        abort(404)
+    package, file = ASSETS[path]
+    full = node_modules() / package / file
+    if not full.is_file():
+        current_app.logger.error("front-end asset missing: %s (run `npm ci`)", full)
+        abort(404)
+    response = send_file(full, max_age=ONE_YEAR, conditional=True)
+    response.cache_control.public = True
+    response.cache_control.immutable = True
+    return response
