@@ -54,6 +54,7 @@ def _register_domains(app: Flask) -> None:
         org,
         projects,
         serve,
+        tasks,
         tickets,
         workdays,
         workflow,
@@ -71,6 +72,7 @@ def _register_domains(app: Flask) -> None:
     accounts.init_app(app)
     projects.init_app(app)
     approvals.init_app(app)
+    tasks.init_app(app)
     # Contracts before tickets: demo tickets are dispatched to a demo contract's contractor.
     contracts.init_app(app)
     tickets.init_app(app)

@@ -45,7 +45,10 @@ class ProcessDefinition(db.Model):
 
 class ProcessInstance(db.Model):
     __tablename__ = "process_instance"
-    __table_args__ = (sa.Index("ix_process_instance_key_state", "process_key", "state"),)
+    __table_args__ = (
+        sa.Index("ix_process_instance_key_state", "process_key", "state"),
+        sa.Index("ix_process_instance_started_by", "started_by"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     definition_id: Mapped[int] = mapped_column(sa.ForeignKey("process_definition.id"), index=True)
@@ -73,7 +76,9 @@ class HumanTask(db.Model):
 
     __tablename__ = "human_task"
     __table_args__ = (
-        sa.Index("ix_human_task_group_open", "state", "candidate_group", "due_at"),
+        # Inbox tabs: keyset order (due_at, created_at, id) inside each filter.
+        sa.Index("ix_human_task_group_open", "state", "candidate_group", "due_at", "created_at", "id"),
+        sa.Index("ix_human_task_done_by", "completed_by", "completed_at"),
         sa.Index("ix_human_task_assignee_open", "state", "assignee", "due_at"),
         sa.Index("ix_human_task_instance_state", "instance_id", "state"),
     )

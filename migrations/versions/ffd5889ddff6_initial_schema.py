@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 86fbce01b01e
+Revision ID: ffd5889ddff6
 Revises: 
-Create Date: 2026-11-23 23:08:08.253893
+Create Date: 2026-11-23 23:29:23.805642
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import backend.db
 
 # revision identifiers, used by Alembic.
-revision = '86fbce01b01e'
+revision = 'ffd5889ddff6'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -39,6 +39,20 @@ def upgrade():
     sa.Column('updated_at', backend.db.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('year', name=op.f('pk_calendar_year'))
     )
+    op.create_table('delegation',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('task_id', sa.String(length=36), nullable=False),
+    sa.Column('owner', sa.String(length=120), nullable=False),
+    sa.Column('delegate', sa.String(length=120), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('at', backend.db.UTCDateTime(), nullable=False),
+    sa.Column('answered_at', backend.db.UTCDateTime(), nullable=True),
+    sa.Column('opinion', sa.Text(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_delegation'))
+    )
+    with op.batch_alter_table('delegation', schema=None) as batch_op:
+        batch_op.create_index('ix_delegation_task_open', ['task_id', 'answered_at'], unique=False)
+
     op.create_table('outbox_job',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('actor', sa.String(length=120), nullable=False),
@@ -134,6 +148,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_process_instance_business_key'), ['business_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_process_instance_definition_id'), ['definition_id'], unique=False)
         batch_op.create_index('ix_process_instance_key_state', ['process_key', 'state'], unique=False)
+        batch_op.create_index('ix_process_instance_started_by', ['started_by'], unique=False)
 
     op.create_table('unit',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -158,6 +173,10 @@ def upgrade():
     sa.Column('roles', backend.db.JSONType, nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('created_at', backend.db.UTCDateTime(), nullable=False),
+    sa.Column('password_hash', sa.String(length=255), nullable=True),
+    sa.Column('must_change_password', sa.Boolean(), server_default=sa.text('0'), nullable=False),
+    sa.Column('last_login_at', backend.db.UTCDateTime(), nullable=True),
+    sa.Column('locale', sa.String(length=10), server_default='zh_CN', nullable=False),
     sa.ForeignKeyConstraint(['department_id'], ['department.id'], name=op.f('fk_app_user_department_id_department')),
     sa.ForeignKeyConstraint(['region_code'], ['region.code'], name=op.f('fk_app_user_region_code_region')),
     sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], name=op.f('fk_app_user_unit_id_unit')),
@@ -207,7 +226,8 @@ def upgrade():
     )
     with op.batch_alter_table('human_task', schema=None) as batch_op:
         batch_op.create_index('ix_human_task_assignee_open', ['state', 'assignee', 'due_at'], unique=False)
-        batch_op.create_index('ix_human_task_group_open', ['state', 'candidate_group', 'due_at'], unique=False)
+        batch_op.create_index('ix_human_task_done_by', ['completed_by', 'completed_at'], unique=False)
+        batch_op.create_index('ix_human_task_group_open', ['state', 'candidate_group', 'due_at', 'created_at', 'id'], unique=False)
         batch_op.create_index('ix_human_task_instance_state', ['instance_id', 'state'], unique=False)
         batch_op.create_index(batch_op.f('ix_human_task_multi_instance_parent'), ['multi_instance_parent'], unique=False)
 
@@ -247,6 +267,22 @@ def upgrade():
         batch_op.create_index('ix_message_wait_name_correlation', ['name', 'correlation_key'], unique=False)
         batch_op.create_index('ix_message_wait_name_key', ['name', 'business_key'], unique=False)
 
+    op.create_table('notification',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('user', sa.String(length=120), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('title', sa.String(length=300), nullable=False),
+    sa.Column('link', sa.String(length=300), nullable=True),
+    sa.Column('instance_id', sa.Integer(), nullable=True),
+    sa.Column('task_id', sa.String(length=36), nullable=True),
+    sa.Column('created_at', backend.db.UTCDateTime(), nullable=False),
+    sa.Column('read_at', backend.db.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['instance_id'], ['process_instance.id'], name=op.f('fk_notification_instance_id_process_instance')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notification'))
+    )
+    with op.batch_alter_table('notification', schema=None) as batch_op:
+        batch_op.create_index('ix_notification_user_read', ['user', 'read_at'], unique=False)
+
     op.create_table('project',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=24), nullable=False),
@@ -275,6 +311,38 @@ def upgrade():
     )
     with op.batch_alter_table('project', schema=None) as batch_op:
         batch_op.create_index('ix_project_region_status', ['region_code', 'status'], unique=False)
+
+    op.create_table('task_action',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('task_id', sa.String(length=36), nullable=False),
+    sa.Column('instance_id', sa.Integer(), nullable=False),
+    sa.Column('action', sa.String(length=20), nullable=False),
+    sa.Column('actor', sa.String(length=120), nullable=False),
+    sa.Column('target_user', sa.String(length=120), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('at', backend.db.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['instance_id'], ['process_instance.id'], name=op.f('fk_task_action_instance_id_process_instance')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_task_action'))
+    )
+    with op.batch_alter_table('task_action', schema=None) as batch_op:
+        batch_op.create_index('ix_task_action_instance', ['instance_id'], unique=False)
+        batch_op.create_index('ix_task_action_task_action_at', ['task_id', 'action', 'at'], unique=False)
+
+    op.create_table('task_copy',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('task_id', sa.String(length=36), nullable=False),
+    sa.Column('instance_id', sa.Integer(), nullable=False),
+    sa.Column('to_user', sa.String(length=120), nullable=False),
+    sa.Column('from_user', sa.String(length=120), nullable=False),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('at', backend.db.UTCDateTime(), nullable=False),
+    sa.Column('read_at', backend.db.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['instance_id'], ['process_instance.id'], name=op.f('fk_task_copy_instance_id_process_instance')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_task_copy'))
+    )
+    with op.batch_alter_table('task_copy', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_task_copy_instance_id'), ['instance_id'], unique=False)
+        batch_op.create_index('ix_task_copy_to_user_task', ['to_user', 'task_id'], unique=False)
 
     op.create_table('timer',
     sa.Column('instance_id', sa.Integer(), nullable=False),
@@ -517,10 +585,24 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_timer_due_at'))
 
     op.drop_table('timer')
+    with op.batch_alter_table('task_copy', schema=None) as batch_op:
+        batch_op.drop_index('ix_task_copy_to_user_task')
+        batch_op.drop_index(batch_op.f('ix_task_copy_instance_id'))
+
+    op.drop_table('task_copy')
+    with op.batch_alter_table('task_action', schema=None) as batch_op:
+        batch_op.drop_index('ix_task_action_task_action_at')
+        batch_op.drop_index('ix_task_action_instance')
+
+    op.drop_table('task_action')
     with op.batch_alter_table('project', schema=None) as batch_op:
         batch_op.drop_index('ix_project_region_status')
 
     op.drop_table('project')
+    with op.batch_alter_table('notification', schema=None) as batch_op:
+        batch_op.drop_index('ix_notification_user_read')
+
+    op.drop_table('notification')
     with op.batch_alter_table('message_wait', schema=None) as batch_op:
         batch_op.drop_index('ix_message_wait_name_key')
         batch_op.drop_index('ix_message_wait_name_correlation')
@@ -535,6 +617,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_human_task_multi_instance_parent'))
         batch_op.drop_index('ix_human_task_instance_state')
         batch_op.drop_index('ix_human_task_group_open')
+        batch_op.drop_index('ix_human_task_done_by')
         batch_op.drop_index('ix_human_task_assignee_open')
 
     op.drop_table('human_task')
@@ -545,6 +628,7 @@ def downgrade():
     op.drop_table('app_user')
     op.drop_table('unit')
     with op.batch_alter_table('process_instance', schema=None) as batch_op:
+        batch_op.drop_index('ix_process_instance_started_by')
         batch_op.drop_index('ix_process_instance_key_state')
         batch_op.drop_index(batch_op.f('ix_process_instance_definition_id'))
         batch_op.drop_index(batch_op.f('ix_process_instance_business_key'))
@@ -565,6 +649,10 @@ def downgrade():
         batch_op.drop_index('ix_outbox_job_state_run_after')
 
     op.drop_table('outbox_job')
+    with op.batch_alter_table('delegation', schema=None) as batch_op:
+        batch_op.drop_index('ix_delegation_task_open')
+
+    op.drop_table('delegation')
     op.drop_table('calendar_year')
     op.drop_table('calendar_day')
     op.drop_table('approval_number_counter')

@@ -1,0 +1,608 @@
+"""The inbox: the tabs a reviewer sees, their counts, and the operations on a task that
+need no engine. Keyword-only functions over a session; they flush, never commit."""
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from backend.db import utcnow
+from backend.org.models import User
+from backend.org.service import descendant_codes, get_user, users_in_group
+from backend.projects.models import Project
+from backend.tasks.errors import (
+    AlreadyClaimed,
+    DelegationPending,
+    InvalidTarget,
+    NoPendingDelegation,
+    NotAssignee,
+    NotCandidate,
+    NotInGroupQueue,
+    NotInvolved,
+    ReasonRequired,
+    TaskActionError,
+    TaskNotOpen,
+    UnknownUser,
+    UrgedTooSoon,
+)
+from backend.tasks.models import Delegation, Notification, TaskAction, TaskCopy
+from backend.workdays.service import WorkCalendar, get_calendar, local_date
+from backend.workflow.errors import TaskNotFound
+from backend.workflow.models import HumanTask, ProcessInstance
+
+PAGE_SIZE = 20
+DUE_STATES = ("on_time", "due_soon", "overdue")
+TABS = ("mine", "group", "done", "copied", "initiated")
+
+
+# --- inbox queries ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InboxFilters:
+    process_key: str | None = None
+    business_key: str | None = None
+    region_code: str | None = None  # a division and everything under it
+    due_state: str | None = None  # on_time | due_soon | overdue
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    task: HumanTask
+    days_left: int | None  # working days; negative when overdue; None without a due time
+    due_state: str | None
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[TaskRow]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class _DueBounds:
+    """A task is overdue when due_at <= now, due soon when due_at <= soon (at most one
+    working day left: its due day is before the second working day after today)."""
+
+    now: datetime
+    soon: datetime
+
+    @classmethod
+    def at(cls, calendar: WorkCalendar, now: datetime) -> "_DueBounds":
+        # End of the 2nd working day after today, minus a day: the midnight that starts it.
+        return cls(now=now, soon=calendar.add_working_days(now, 2) - timedelta(days=1))
+
+    def state(self, due_at: datetime | None) -> str | None:
+        if due_at is None:
+            return None
+        if due_at <= self.now:
+            return "overdue"
+        return "due_soon" if due_at <= self.soon else "on_time"
+
+
+def days_left(*, calendar: WorkCalendar, due_at: datetime | None, now: datetime) -> int | None:
+    """Working days left until due_at (its day counting, today not); negative when overdue."""
+    return _days_left_all(calendar, [due_at], now)[0]
+
+
+def _days_left_all(calendar: WorkCalendar, dues: list[datetime | None], now: datetime) -> list[int | None]:
+    """days_left for a page at once: one pass over the days the page spans, instead of one
+    walk per row (a task a year overdue would otherwise walk 365 days on every render)."""
+    # A deadline is the midnight ending its day: count up to the last instant before it.
+    days = {due: local_date(due - timedelta(microseconds=1)) for due in dues if due is not None}
+    if not days:
+        return [None] * len(dues)
+    today = local_date(now)
+    first, last = min(today, *days.values()), max(today, *days.values())
+    worked_by, count = {first: 0}, 0
+    for offset in range(1, (last - first).days + 1):
+        day = first + timedelta(days=offset)
+        count += calendar.is_workday(day)
+        worked_by[day] = count
+    result = []
+    for due in dues:
+        if due is None:
+            result.append(None)
+            continue
+        left = worked_by[days[due]] - worked_by[today]
+        result.append(min(left, -1) if due <= now else left)
+    return result
+
+
+def _mine(user: User):
+    return sa.and_(HumanTask.state == "open", HumanTask.assignee == user.username)
+
+
+def _group(user: User):
+    return sa.and_(
+        HumanTask.state == "open",
+        # `|| ''` keeps the planner off ix_human_task_assignee_open, which would walk every
+        # unclaimed task of every group; (state, candidate_group, due_at) narrows to mine.
+        (HumanTask.assignee + "").is_(None),
+        HumanTask.candidate_group.in_(sorted(user.groups) or [""]),
+    )
+
+
+def _done(user: User):
+    return HumanTask.completed_by == user.username
+
+
+def _copied(user: User):
+    return HumanTask.id.in_(sa.select(TaskCopy.task_id).where(TaskCopy.to_user == user.username))
+
+
+def _initiated(user: User):
+    """Where my applications wait now: the open tasks of the instances I started."""
+    return sa.and_(
+        HumanTask.state == "open",
+        HumanTask.instance_id.in_(
+            sa.select(ProcessInstance.id).where(ProcessInstance.started_by == user.username)
+        ),
+    )
+
+
+_TAB_CONDITIONS = {"mine": _mine, "group": _group, "done": _done, "copied": _copied, "initiated": _initiated}
+
+
+def _filtered(session, query, filters: InboxFilters, bounds: _DueBounds):
+    if filters.process_key:
+        query = query.where(HumanTask.process_key == filters.process_key)
+    if filters.business_key:
+        query = query.where(HumanTask.business_key == filters.business_key)
+    if filters.region_code:
+        codes = descendant_codes(session=session, code=filters.region_code)
+        query = query.where(
+            HumanTask.business_key.in_(sa.select(Project.code).where(Project.region_code.in_(sorted(codes))))
+        )
+    if filters.due_state == "overdue":
+        query = query.where(HumanTask.due_at <= bounds.now)
+    elif filters.due_state == "due_soon":
+        query = query.where(HumanTask.due_at > bounds.now, HumanTask.due_at <= bounds.soon)
+    elif filters.due_state == "on_time":
+        query = query.where(sa.or_(HumanTask.due_at.is_(None), HumanTask.due_at > bounds.soon))
+    elif filters.due_state is not None:
+        raise ValueError(f"unknown due state {filters.due_state!r}; one of {DUE_STATES}")
+    return query
+
+
+def encode_cursor(task: HumanTask) -> str:
+    """Opaque position after `task` in the (due_at nulls last, created_at, id) order."""
+    key = [task.due_at.isoformat() if task.due_at else None, task.created_at.isoformat(), task.id]
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime | None, datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        due, created, task_id = json.loads(raw)
+        due, created = (datetime.fromisoformat(due) if due else None), datetime.fromisoformat(created)
+        if created.tzinfo is None or (due is not None and due.tzinfo is None):
+            raise ValueError("naive time in cursor")
+        return due, created, str(task_id)
+    except (ValueError, TypeError) as exc:
+        raise TaskActionError("分页参数无效, 请从第一页重新浏览", cursor=cursor) from exc
+
+
+def _after(cursor: str):
+    due, created, task_id = _decode_cursor(cursor)
+    same_due_later = sa.or_(
+        HumanTask.created_at > created, sa.and_(HumanTask.created_at == created, HumanTask.id > task_id)
+    )
+    if due is None:
+        return sa.and_(HumanTask.due_at.is_(None), same_due_later)
+    return sa.or_(
+        HumanTask.due_at.is_(None),
+        HumanTask.due_at > due,
+        sa.and_(HumanTask.due_at == due, same_due_later),
+    )
+
+
+def inbox(
+    *,
+    session,
+    user: User,
+    tab: str,
+    filters: InboxFilters | None = None,
+    cursor: str | None = None,
+    limit: int = PAGE_SIZE,
+    now: datetime | None = None,
+) -> Page:
+    """One page of a tab, soonest due first (tasks without a due time last)."""
+    if tab not in _TAB_CONDITIONS:
+        raise ValueError(f"unknown tab {tab!r}; one of {TABS}")
+    now = now or utcnow()
+    calendar = get_calendar(session=session)
+    bounds = _DueBounds.at(calendar, now)
+    query = sa.select(HumanTask).where(_TAB_CONDITIONS[tab](user))
+    query = _filtered(session, query, filters or InboxFilters(), bounds)
+    if cursor:
+        query = query.where(_after(cursor))
+    query = query.order_by(
+        sa.case((HumanTask.due_at.is_(None), 1), else_=0),
+        HumanTask.due_at,
+        HumanTask.created_at,
+        HumanTask.id,
+    ).limit(limit + 1)
+    tasks = list(session.scalars(query))
+    more = len(tasks) > limit
+    tasks = tasks[:limit]
+    lefts = _days_left_all(calendar, [t.due_at for t in tasks], now)
+    rows = [
+        TaskRow(task=t, days_left=n, due_state=bounds.state(t.due_at))
+        for t, n in zip(tasks, lefts, strict=True)
+    ]
+    return Page(rows=rows, next_cursor=encode_cursor(tasks[-1]) if more else None)
+
+
+def my_tasks(*, session, user: User, **options) -> Page:
+    """待办: open tasks assigned to me."""
+    return inbox(session=session, user=user, tab="mine", **options)
+
+
+def group_tasks(*, session, user: User, **options) -> Page:
+    """待签收: open, unclaimed tasks of my candidate groups."""
+    return inbox(session=session, user=user, tab="group", **options)
+
+
+def done_by_me(*, session, user: User, **options) -> Page:
+    """已办: tasks I completed."""
+    return inbox(session=session, user=user, tab="done", **options)
+
+
+def copied_to_me(*, session, user: User, **options) -> Page:
+    """抄送我的: tasks copied to me for information."""
+    return inbox(session=session, user=user, tab="copied", **options)
+
+
+def initiated_by_me(*, session, user: User, **options) -> Page:
+    """我发起的: the open tasks of the instances I started."""
+    return inbox(session=session, user=user, tab="initiated", **options)
+
+
+def tab_counts(*, session, user: User) -> dict[str, int]:
+    """How many rows each tab has, in one query."""
+    counts = [
+        sa.select(sa.func.count()).select_from(HumanTask).where(condition(user)).scalar_subquery().label(tab)
+        for tab, condition in _TAB_CONDITIONS.items()
+    ]
+    row = session.execute(sa.select(*counts)).one()
+    return dict(row._mapping)
+
+
+# --- notifications ---------------------------------------------------------------------------
+
+
+def notify(
+    *,
+    session,
+    users,
+    kind: str,
+    title: str,
+    instance_id: int | None = None,
+    task_id: str | None = None,
+    link: str | None = None,
+    now: datetime | None = None,
+) -> list[Notification]:
+    """One notification for each distinct username given."""
+    if link is None and task_id is not None:
+        link = f"/tasks/{task_id}"
+    created = []
+    for username in dict.fromkeys(u for u in users if u):
+        note = Notification(
+            user=username,
+            kind=kind,
+            title=title[:300],
+            link=link,
+            instance_id=instance_id,
+            task_id=task_id,
+            created_at=now or utcnow(),
+        )
+        session.add(note)
+        created.append(note)
+    session.flush()
+    return created
+
+
+def unread_notifications(*, session, user: User, limit: int = 50) -> list[Notification]:
+    return list(
+        session.scalars(
+            sa.select(Notification)
+            .where(Notification.user == user.username, Notification.read_at.is_(None))
+            .order_by(Notification.created_at.desc(), Notification.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def mark_read(*, session, user: User, notification_ids: list[int], now: datetime | None = None) -> int:
+    """Mark my notifications read; returns how many changed."""
+    result = session.execute(
+        sa.update(Notification)
+        .where(
+            Notification.id.in_(notification_ids),
+            Notification.user == user.username,
+            Notification.read_at.is_(None),
+        )
+        .values(read_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+# --- operations ------------------------------------------------------------------------------
+
+
+def _task(session, task_id: str, *, refresh: bool = False) -> HumanTask:
+    query = sa.select(HumanTask).filter_by(id=task_id)
+    if refresh:
+        query = query.execution_options(populate_existing=True)
+    task = session.scalar(query)
+    if task is None:
+        raise TaskNotFound(task_id)
+    return task
+
+
+def _open_task(session, task_id: str) -> HumanTask:
+    task = _task(session, task_id)
+    if task.state != "open":
+        raise TaskNotOpen(task_id, task.state)
+    return task
+
+
+def _pending_delegation(session, task_id: str) -> Delegation | None:
+    return session.scalar(
+        sa.select(Delegation).where(Delegation.task_id == task_id, Delegation.answered_at.is_(None))
+    )
+
+
+def _require_assignee(session, task: HumanTask, user: User, action: str) -> None:
+    if task.assignee != user.username:
+        raise NotAssignee(task.id, task.assignee, action)
+    pending = _pending_delegation(session, task.id)
+    if pending is not None:
+        raise DelegationPending(task.id, pending.delegate)
+
+
+def _active_user(session, username: str, actor: User) -> User:
+    target = get_user(session=session, username=username)
+    if target is None or not target.active:
+        raise UnknownUser(username)
+    if target.username == actor.username:
+        raise InvalidTarget(username)
+    return target
+
+
+def _log(
+    session, task: HumanTask, action: str, actor: User, *, target=None, reason=None, now=None
+) -> TaskAction:
+    entry = TaskAction(
+        task_id=task.id,
+        instance_id=task.instance_id,
+        action=action,
+        actor=actor.username,
+        target_user=target,
+        reason=reason,
+        at=now or utcnow(),
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def _label(task: HumanTask) -> str:
+    return task.title or task.element_id
+
+
+def can_complete(*, session, user: User, task: HumanTask) -> bool:
+    """True when `user` may complete the task now; otherwise raises why not."""
+    if task.state != "open":
+        raise TaskNotOpen(task.id, task.state)
+    _require_assignee(session, task, user, "办理该任务")
+    return True
+
+
+def claim(*, session, user: User, task_id: str, now: datetime | None = None) -> HumanTask:
+    """签收: take an unclaimed task of one of my groups. Of two concurrent claims one wins."""
+    task = _open_task(session, task_id)
+    if task.candidate_group not in user.groups:
+        raise NotCandidate(task_id, task.candidate_group)
+    result = session.execute(
+        sa.update(HumanTask)
+        .where(HumanTask.id == task_id, HumanTask.assignee.is_(None), HumanTask.state == "open")
+        .values(assignee=user.username)
+        .execution_options(synchronize_session=False)
+    )
+    task = _task(session, task_id, refresh=True)
+    if result.rowcount != 1:
+        if task.state != "open":
+            raise TaskNotOpen(task_id, task.state)
+        raise AlreadyClaimed(task_id, task.assignee)
+    _log(session, task, "claim", user, now=now)
+    return task
+
+
+def unclaim(*, session, user: User, task_id: str, reason: str | None = None, now=None) -> HumanTask:
+    """退回组队列: give a claimed task back to its candidate group."""
+    task = _open_task(session, task_id)
+    _require_assignee(session, task, user, "退回签收")
+    if not task.candidate_group:
+        raise NotInGroupQueue(task_id)
+    task.assignee = None
+    _log(session, task, "unclaim", user, reason=reason, now=now)
+    group = users_in_group(session=session, group=task.candidate_group)
+    notify(
+        session=session,
+        users=[u.username for u in group if u.username != user.username],
+        kind="new_task",
+        title=f"任务「{_label(task)}」已退回待签收" + (f": {reason}" if reason else ""),
+        instance_id=task.instance_id,
+        task_id=task.id,
+        now=now,
+    )
+    return task
+
+
+def transfer(*, session, user: User, task_id: str, to: str, reason: str, now=None) -> HumanTask:
+    """转办: hand the task to someone else, who then decides it."""
+    task = _open_task(session, task_id)
+    _require_assignee(session, task, user, "转办")
+    if not (reason or "").strip():
+        raise ReasonRequired("转办")
+    target = _active_user(session, to, user)
+    task.assignee = target.username
+    _log(session, task, "transfer", user, target=target.username, reason=reason, now=now)
+    notify(
+        session=session,
+        users=[target.username],
+        kind="transferred",
+        title=f"{user.display_name} 将任务「{_label(task)}」转办给您: {reason}",
+        instance_id=task.instance_id,
+        task_id=task.id,
+        now=now,
+    )
+    return task
+
+
+def delegate(*, session, user: User, task_id: str, to: str, reason: str, now=None) -> Delegation:
+    """委托: ask someone for an opinion; the task is theirs until they answer, then mine again."""
+    task = _open_task(session, task_id)
+    _require_assignee(session, task, user, "委托")
+    if not (reason or "").strip():
+        raise ReasonRequired("委托")
+    target = _active_user(session, to, user)
+    delegation = Delegation(
+        task_id=task.id, owner=user.username, delegate=target.username, reason=reason, at=now or utcnow()
+    )
+    session.add(delegation)
+    task.assignee = target.username
+    _log(session, task, "delegate", user, target=target.username, reason=reason, now=now)
+    notify(
+        session=session,
+        users=[target.username],
+        kind="delegated",
+        title=f"{user.display_name} 委托您对任务「{_label(task)}」提出意见: {reason}",
+        instance_id=task.instance_id,
+        task_id=task.id,
+        now=now,
+    )
+    return delegation
+
+
+def answer_delegation(*, session, user: User, task_id: str, opinion: str, now=None) -> Delegation:
+    """The delegate's opinion; the task goes back to its owner, who decides."""
+    task = _open_task(session, task_id)
+    delegation = _pending_delegation(session, task_id)
+    if delegation is None or delegation.delegate != user.username:
+        raise NoPendingDelegation(task_id)
+    if not (opinion or "").strip():
+        raise ReasonRequired("意见")
+    delegation.answered_at, delegation.opinion = now or utcnow(), opinion
+    task.assignee = delegation.owner
+    _log(session, task, "delegate_return", user, target=delegation.owner, reason=opinion, now=now)
+    notify(
+        session=session,
+        users=[delegation.owner],
+        kind="returned",
+        title=f"{user.display_name} 已对任务「{_label(task)}」提出意见, 请您办理",
+        instance_id=task.instance_id,
+        task_id=task.id,
+        now=now,
+    )
+    return delegation
+
+
+def cc(
+    *, session, user: User, task_id: str, to: list[str], note: str | None = None, now=None
+) -> list[TaskCopy]:
+    """抄送: show the task to people for information; they cannot act on it."""
+    task = _open_task(session, task_id)
+    _require_assignee(session, task, user, "抄送")
+    targets = [_active_user(session, username, user) for username in dict.fromkeys(to)]
+    if not targets:
+        raise UnknownUser("")
+    at = now or utcnow()
+    copies = []
+    for target in targets:
+        copy = TaskCopy(
+            task_id=task.id,
+            instance_id=task.instance_id,
+            to_user=target.username,
+            from_user=user.username,
+            note=note,
+            at=at,
+        )
+        session.add(copy)
+        copies.append(copy)
+        _log(session, task, "cc", user, target=target.username, reason=note, now=at)
+    notify(
+        session=session,
+        users=[t.username for t in targets],
+        kind="cc",
+        title=f"{user.display_name} 抄送给您任务「{_label(task)}」" + (f": {note}" if note else ""),
+        instance_id=task.instance_id,
+        task_id=task.id,
+        now=at,
+    )
+    return copies
+
+
+def _involved(session, user: User, task: HumanTask) -> bool:
+    """Started the instance, acted on or was given one of its tasks, or got a copy; or heads
+    the department of the task's candidate group."""
+    name = user.username
+    department, dot, _role = (task.candidate_group or "").partition(".")
+    if dot and department != "unit" and f"{department}.head" in user.groups:
+        return True
+    checks = [
+        sa.select(ProcessInstance.id).where(
+            ProcessInstance.id == task.instance_id, ProcessInstance.started_by == name
+        ),
+        sa.select(HumanTask.id).where(
+            HumanTask.instance_id == task.instance_id,
+            sa.or_(HumanTask.assignee == name, HumanTask.completed_by == name),
+        ),
+        sa.select(TaskAction.id).where(
+            TaskAction.instance_id == task.instance_id,
+            sa.or_(TaskAction.actor == name, TaskAction.target_user == name),
+        ),
+        sa.select(TaskCopy.id).where(TaskCopy.instance_id == task.instance_id, TaskCopy.to_user == name),
+    ]
+    return bool(session.scalar(sa.select(sa.or_(*(sa.exists(check) for check in checks)))))
+
+
+def urge(
+    *, session, user: User, task_id: str, reason: str | None = None, now: datetime | None = None
+) -> TaskAction:
+    """催办: remind whoever holds the task (or its group); at most once per working day."""
+    now = now or utcnow()
+    task = _open_task(session, task_id)
+    if not _involved(session, user, task):
+        raise NotInvolved(task_id)
+    last = session.scalar(
+        sa.select(sa.func.max(TaskAction.at)).where(
+            TaskAction.task_id == task_id, TaskAction.action == "urge"
+        )
+    )
+    if last is not None:
+        calendar = get_calendar(session=session)
+        if calendar.working_days_between(last, now) < 1:
+            raise UrgedTooSoon(task_id, last)
+    entry = _log(session, task, "urge", user, target=task.assignee, reason=reason, now=now)
+    if task.assignee:
+        recipients = [task.assignee]
+    elif task.candidate_group:
+        recipients = [u.username for u in users_in_group(session=session, group=task.candidate_group)]
+    else:
+        recipients = []
+    notify(
+        session=session,
+        users=[r for r in recipients if r != user.username],
+        kind="urged",
+        title=f"{user.display_name} 催办任务「{_label(task)}」" + (f": {reason}" if reason else ""),
+        instance_id=task.instance_id,
+        task_id=task.id,
+        now=now,
+    )
+    return entry
