@@ -174,7 +174,7 @@ def upgrade():
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('created_at', backend.db.UTCDateTime(), nullable=False),
     sa.Column('password_hash', sa.String(length=255), nullable=True),
-    sa.Column('must_change_password', sa.Boolean(), server_default=sa.text('0'), nullable=False),
+    sa.Column('must_change_password', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('last_login_at', backend.db.UTCDateTime(), nullable=True),
     sa.Column('locale', sa.String(length=10), server_default='zh_CN', nullable=False),
     sa.ForeignKeyConstraint(['department_id'], ['department.id'], name=op.f('fk_app_user_department_id_department')),
