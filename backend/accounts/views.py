@@ -30,8 +30,7 @@ def _initial_password_first():
 @bp.get("/")
 @login_required
 def home():
-    # The inbox (issue 4) replaces this page: then `/` redirects to it.
-    return render_template("accounts/home.html", groups=sorted(current_user.groups))
+    return redirect(url_for("tasks.inbox"))
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -20,7 +20,7 @@ def test_login_without_token_is_refused(guarded, person):
     client = guarded.test_client()
     response = client.post("/login", data={"username": "fgw_reviewer", "password": PASSWORD})
     assert response.status_code == 400
-    assert client.get("/").status_code == 302
+    assert client.get("/inbox").status_code == 302
 
 
 def test_login_and_logout_with_token(guarded, person):
@@ -30,8 +30,8 @@ def test_login_and_logout_with_token(guarded, person):
         "/login", data={"username": "fgw_reviewer", "password": PASSWORD, "csrf_token": token}
     )
     assert response.status_code == 302
-    home = client.get("/").get_data(as_text=True)
+    home = client.get("/inbox").get_data(as_text=True)
     assert client.post("/logout").status_code == 400  # no token: still signed in
-    assert client.get("/").status_code == 200
+    assert client.get("/inbox").status_code == 200
     assert client.post("/logout", data={"csrf_token": _token(home)}).status_code == 302
-    assert client.get("/").status_code == 302
+    assert client.get("/inbox").status_code == 302

@@ -36,12 +36,13 @@ def test_pages_need_sign_in(client):
     assert client.get("/password").status_code == 302
 
 
-def test_sign_in_then_home_lists_groups(web, client, person):
+def test_sign_in_then_home_is_the_inbox(web, client, person):
     response = sign_in(client)
     assert response.status_code == 302
     assert response.headers["Location"] == "/"
-    html = client.get("/").get_data(as_text=True)
-    assert "李明" in html and "reviewer" in html
+    assert client.get("/").headers["Location"] == "/inbox"
+    html = client.get("/inbox").get_data(as_text=True)
+    assert "李明" in html and "待办" in html
     assert "退出登录" in html
     assert "data-unread-badge" in html
     with web_context(web) as web_db:
@@ -58,16 +59,16 @@ def test_failure_gives_one_generic_message(client, person, username, password):
     html = response.get_data(as_text=True)
     assert GENERIC in html
     assert "不存在" not in html
-    assert client.get("/").status_code == 302  # still signed out
+    assert client.get("/inbox").status_code == 302  # still signed out
 
 
 def test_inactive_person_cannot_sign_in_and_is_signed_out(web, client, person):
     assert sign_in(client).status_code == 302
-    assert client.get("/").status_code == 200
+    assert client.get("/inbox").status_code == 200
     with web_context(web) as web_db:
         web_db.get(User, person).active = False
         web_db.commit()
-    assert client.get("/").status_code == 302  # signed out on the next request
+    assert client.get("/inbox").status_code == 302  # signed out on the next request
     response = sign_in(client)
     assert response.status_code == 401 and GENERIC in response.get_data(as_text=True)
 
@@ -92,7 +93,7 @@ def test_logout_is_post_only_and_ends_the_session(client, person):
     assert client.get("/logout").status_code == 405
     response = client.post("/logout")
     assert response.status_code == 302 and response.headers["Location"] == "/login"
-    assert client.get("/").status_code == 302
+    assert client.get("/inbox").status_code == 302
 
 
 def test_initial_password_must_be_changed(web, client, person):

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: ffd5889ddff6
+Revision ID: 8e0d25f04cf5
 Revises: 
-Create Date: 2026-11-23 23:29:23.805642
+Create Date: 2026-11-23 23:39:10.122871
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import backend.db
 
 # revision identifiers, used by Alembic.
-revision = 'ffd5889ddff6'
+revision = '8e0d25f04cf5'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -112,6 +112,13 @@ def upgrade():
     sa.Column('content_type', sa.String(length=100), nullable=False),
     sa.Column('created_at', backend.db.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('sha256', name=op.f('pk_stored_file'))
+    )
+    op.create_table('task_draft',
+    sa.Column('task_id', sa.String(length=36), nullable=False),
+    sa.Column('user', sa.String(length=120), nullable=False),
+    sa.Column('data', backend.db.JSONType, nullable=False),
+    sa.Column('saved_at', backend.db.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('task_id', 'user', name=op.f('pk_task_draft'))
     )
     op.create_table('ticket_sequence',
     sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),
@@ -636,6 +643,7 @@ def downgrade():
     op.drop_table('process_instance')
     op.drop_table('department')
     op.drop_table('ticket_sequence')
+    op.drop_table('task_draft')
     op.drop_table('stored_file')
     with op.batch_alter_table('region', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_region_parent_code'))

@@ -1,0 +1,556 @@
+"""The inbox, the task page (form, history, operations) and the notification centre.
+Thin: the rules are in tasks/service.py, workflow/service.py and forms/."""
+
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    has_request_context,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
+
+from backend.db import utcnow
+from backend.extensions import db
+from backend.files.errors import FileRefused
+from backend.files.service import store
+from backend.forms.errors import FormError
+from backend.forms.parse import apply_row_action, parse_submission, upload_paths
+from backend.forms.schema import load_form
+from backend.forms.validate import validate
+from backend.projects.models import Project, ProjectDocument
+from backend.tasks import drafts, service
+from backend.tasks.errors import TaskActionError
+from backend.tasks.models import Delegation, Notification, TaskAction
+from backend.workdays.service import SHANGHAI
+from backend.workflow import service as workflow
+from backend.workflow.errors import TaskAlreadyHandled, WorkflowError
+from backend.workflow.models import Event, HumanTask, ProcessDefinition, ProcessInstance
+
+bp = Blueprint("tasks", __name__, template_folder="templates")
+
+TAB_LABELS = {
+    "mine": "待办",
+    "group": "待签收",
+    "done": "已办",
+    "copied": "抄送我的",
+    "initiated": "我发起的",
+}
+DUE_LABELS = {"on_time": "未到期", "due_soon": "即将到期", "overdue": "已超期"}
+EVENT_LABELS = {
+    "started": "发起流程",
+    "task.ready": "到达",
+    "task.completed": "办理",
+    "task.cancelled": "取消",
+    "task.failed": "执行失败",
+    "task.returned": "退回",
+    "task.withdrawn": "撤回",
+    "timer.fired": "定时触发",
+    "message.caught": "收到消息",
+    "incident.opened": "出现异常",
+    "incident.resolved": "异常已处理",
+    "completed": "流程结束",
+    "cancelled": "流程取消",
+}
+ACTION_LABELS = {
+    "claim": "签收",
+    "unclaim": "取消签收",
+    "transfer": "转办",
+    "delegate": "委托",
+    "delegate_return": "答复委托",
+    "cc": "抄送",
+    "urge": "催办",
+}
+DOCUMENT_KINDS = {
+    "proposal": "项目建议书",
+    "feasibility": "可行性研究报告",
+    "preliminary_design": "初步设计",
+    "other": "其他",
+}
+
+
+@bp.app_template_filter("shanghai")
+def shanghai_time(moment, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """An aware UTC time as Beijing time; '' for none."""
+    return moment.astimezone(SHANGHAI).strftime(fmt) if moment else ""
+
+
+@bp.app_template_filter("yuan")
+def yuan(amount) -> str:
+    """¥1,234,567.00"""
+    if amount is None:
+        return ""
+    return f"¥{Decimal(amount).quantize(Decimal('0.01')):,}"
+
+
+def unread_badge() -> dict:
+    """`unread_notifications` (a count) for the base layout's badge."""
+    if not has_request_context() or not current_user.is_authenticated:
+        return {}
+    count = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Notification)
+        .where(Notification.user == current_user.username, Notification.read_at.is_(None))
+    )
+    return {"unread_notifications": count or 0}
+
+
+def _wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and not request.accept_mimetypes.accept_html
+
+
+# --- inbox -----------------------------------------------------------------------------------
+
+
+@bp.get("/inbox")
+@login_required
+def inbox():
+    tab = request.args.get("tab", "mine")
+    if tab not in service.TABS:
+        tab = "mine"
+    args = {k: (request.args.get(k) or "").strip() for k in ("process", "project", "region", "due")}
+    filters = service.InboxFilters(
+        process_key=args["process"] or None,
+        business_key=args["project"] or None,
+        region_code=args["region"] or None,
+        due_state=args["due"] if args["due"] in service.DUE_STATES else None,
+    )
+    try:
+        page = service.inbox(
+            session=db.session,
+            user=current_user,
+            tab=tab,
+            filters=filters,
+            cursor=request.args.get("cursor") or None,
+        )
+    except TaskActionError as exc:  # a cursor that is not ours
+        flash(str(exc), "warning")
+        return redirect(url_for("tasks.inbox", tab=tab, **args))
+    counts = service.tab_counts(session=db.session, user=current_user)
+    codes = {row.task.business_key for row in page.rows if row.task.business_key}
+    projects = (
+        {p.code: p for p in db.session.scalars(sa.select(Project).where(Project.code.in_(codes)))}
+        if codes
+        else {}
+    )
+    processes = dict(
+        db.session.execute(
+            sa.select(ProcessDefinition.key, ProcessDefinition.name).order_by(ProcessDefinition.version)
+        ).all()
+    )
+    return render_template(
+        "tasks/inbox.html",
+        tab=tab,
+        tabs=TAB_LABELS,
+        counts=counts,
+        page=page,
+        args=args,
+        projects=projects,
+        processes=processes,
+        due_labels=DUE_LABELS,
+    )
+
+
+# --- the task page ---------------------------------------------------------------------------
+
+
+def _task_or_404(task_id: str) -> HumanTask:
+    task = db.session.get(HumanTask, task_id)
+    if task is None:
+        abort(404)
+    return task
+
+
+def _may_view(task: HumanTask) -> bool:
+    me = current_user.username
+    if me in (task.assignee, task.completed_by) or task.candidate_group in current_user.groups:
+        return True
+    # Participants of the instance, people it was copied to, heads of the department.
+    return service._involved(db.session, current_user, task)
+
+
+def _editable(task: HumanTask) -> bool:
+    try:
+        return service.can_complete(session=db.session, user=current_user, task=task)
+    except TaskActionError:
+        return False
+
+
+def _schema(task: HumanTask) -> dict | None:
+    if not task.form:
+        return None
+    try:
+        return load_form(task.form)
+    except FormError as exc:
+        flash(str(exc), "danger")
+        return None
+
+
+def _history(task: HumanTask) -> list[dict]:
+    """The instance's events and inbox operations, oldest first, with their opinions."""
+    entries = []
+    for event in db.session.scalars(
+        sa.select(Event).where(Event.instance_id == task.instance_id).order_by(Event.at, Event.id)
+    ):
+        detail = event.detail or {}
+        data = detail.get("data") or {}
+        note = detail.get("reason") or (data.get("opinion") if isinstance(data, dict) else None)
+        decision = data.get("approved") if isinstance(data, dict) else None
+        entries.append(
+            {
+                "at": event.at,
+                "actor": event.actor,
+                "what": EVENT_LABELS.get(event.kind, event.kind),
+                "step": detail.get("title") or event.element_id,
+                "note": note,
+                "decision": {True: "同意", False: "不同意"}.get(decision)
+                if isinstance(decision, bool)
+                else None,
+                "kind": event.kind,
+            }
+        )
+    for action in db.session.scalars(
+        sa.select(TaskAction).where(TaskAction.instance_id == task.instance_id).order_by(TaskAction.at)
+    ):
+        what = ACTION_LABELS.get(action.action, action.action)
+        entries.append(
+            {
+                "at": action.at,
+                "actor": action.actor,
+                "what": what + (f" → {action.target_user}" if action.target_user else ""),
+                "step": None,
+                "note": action.reason,
+                "decision": None,
+                "kind": f"action.{action.action}",
+            }
+        )
+    entries.sort(key=lambda e: e["at"])
+    return entries
+
+
+def _position(task: HumanTask) -> dict:
+    """当前位置: the steps done and the steps waiting now, in words."""
+    steps = list(
+        db.session.scalars(
+            sa.select(HumanTask)
+            .where(HumanTask.instance_id == task.instance_id)
+            .order_by(HumanTask.created_at, HumanTask.id)
+        )
+    )
+    done = [s for s in steps if s.state == "completed"]
+    waiting = [s for s in steps if s.state == "open"]
+    return {"done": done, "waiting": waiting}
+
+
+def _completed_data(task: HumanTask) -> dict:
+    """What was submitted when the task was completed (shown read-only); {} otherwise."""
+    if task.state != "completed":
+        return {}
+    event = db.session.scalar(
+        sa.select(Event)
+        .where(Event.task_id == task.id, Event.kind == "task.completed")
+        .order_by(Event.id.desc())
+        .limit(1)
+    )
+    data = (event.detail or {}).get("data") if event else None
+    return data if isinstance(data, dict) else {}
+
+
+def _render_task(task: HumanTask, *, values=None, errors=None, status: int = 200):
+    me = current_user.username
+    schema = _schema(task)
+    editable = _editable(task)
+    if values is None:
+        draft = drafts.get_draft(session=db.session, task_id=task.id, user=me) if editable else None
+        values = draft.data if draft else _completed_data(task)
+        if draft:
+            flash(f"已恢复 {shanghai_time(draft.saved_at)} 保存的草稿", "info")
+    project = (
+        db.session.scalar(sa.select(Project).where(Project.code == task.business_key))
+        if task.business_key
+        else None
+    )
+    documents = (
+        list(db.session.scalars(sa.select(ProjectDocument).where(ProjectDocument.project_id == project.id)))
+        if project
+        else []
+    )
+    returnable = []
+    if editable:
+        try:
+            returnable = workflow.returnable_steps(session=db.session, task_id=task.id)
+        except WorkflowError:
+            returnable = []
+    delegation = db.session.scalar(
+        sa.select(Delegation).where(Delegation.task_id == task.id, Delegation.answered_at.is_(None))
+    )
+    instance = db.session.get(ProcessInstance, task.instance_id)
+    return (
+        render_template(
+            "tasks/task.html",
+            task=task,
+            instance=instance,
+            schema=schema,
+            values=values,
+            errors=errors or {},
+            editable=editable,
+            can_claim=task.state == "open"
+            and task.assignee is None
+            and task.candidate_group in current_user.groups,
+            can_unclaim=editable and bool(task.candidate_group),
+            can_withdraw=task.state == "completed" and task.completed_by == me,
+            answering=delegation is not None and delegation.delegate == me and task.state == "open",
+            delegation=delegation,
+            returnable=returnable,
+            project=project,
+            documents=documents,
+            document_kinds=DOCUMENT_KINDS,
+            history=_history(task),
+            position=_position(task),
+        ),
+        status,
+    )
+
+
+@bp.get("/tasks/<task_id>")
+@login_required
+def task_page(task_id):
+    task = _task_or_404(task_id)
+    if not _may_view(task):
+        abort(403)
+    return _render_task(task)
+
+
+def _stored_uploads() -> tuple[dict, dict]:
+    """Store this request's uploads: ({dotted path: [{sha256, name}]}, {dotted path: error})."""
+    stored, errors = {}, {}
+    for path, uploads in upload_paths(request.files).items():
+        for upload in uploads:
+            try:
+                row = store(session=db.session, data=upload.stream, declared_name=upload.filename)
+            except FileRefused as exc:
+                errors[path] = str(exc)
+                continue
+            stored.setdefault(path, []).append({"sha256": row.sha256, "name": upload.filename})
+    return stored, errors
+
+
+@bp.post("/tasks/<task_id>")
+@login_required
+def submit_task(task_id):
+    task = _task_or_404(task_id)
+    try:
+        service.can_complete(session=db.session, user=current_user, task=task)
+    except TaskActionError as exc:
+        if _wants_json():
+            return jsonify(error=str(exc)), 409 if task.state != "open" else 403
+        flash(str(exc), "danger")
+        if task.state != "open" or not _may_view(task):
+            return redirect(url_for("tasks.inbox"))
+        return redirect(url_for("tasks.task_page", task_id=task_id))
+    schema = _schema(task) or {"type": "object", "properties": {}}
+    uploaded, upload_errors = _stored_uploads()
+    data = parse_submission(schema, request.form, uploaded)
+    if apply_row_action(schema, data, request.form):
+        db.session.commit()  # uploads stored meanwhile stay referenced by the data
+        return _render_task(task, values=data)
+    if request.form.get("_draft"):
+        drafts.save_draft(session=db.session, task_id=task.id, user=current_user.username, data=data)
+        db.session.commit()
+        flash("草稿已保存", "success")
+        return redirect(url_for("tasks.task_page", task_id=task_id))
+    errors = {**validate(schema, data), **upload_errors}
+    if errors:
+        db.session.commit()  # keep the files stored: the re-rendered form refers to them
+        return _render_task(task, values=data, errors=errors, status=422)
+    try:
+        workflow.complete_task(session=db.session, task_id=task_id, data=data, actor=current_user.username)
+        drafts.drop_drafts(session=db.session, task_id=task_id)
+        db.session.commit()
+    except TaskAlreadyHandled as exc:
+        db.session.rollback()
+        if _wants_json():
+            return jsonify(error=str(exc)), 409
+        flash(str(exc), "warning")
+        return redirect(url_for("tasks.inbox"))
+    except WorkflowError as exc:
+        db.session.rollback()
+        flash(str(exc), "danger")
+        return redirect(url_for("tasks.task_page", task_id=task_id))
+    flash("办理完成", "success")
+    return redirect(url_for("tasks.inbox"))
+
+
+# --- operations ------------------------------------------------------------------------------
+
+
+def _operate(task_id: str, action, done: str, *, back_to_inbox: bool = False):
+    """Run one operation; commit and flash `done`, or roll back and flash the refusal."""
+    task = _task_or_404(task_id)
+    try:
+        action()
+        db.session.commit()
+    except (TaskActionError, WorkflowError) as exc:
+        db.session.rollback()
+        flash(str(exc), "danger")
+        if not _may_view(task):
+            return redirect(url_for("tasks.inbox"))
+        return redirect(url_for("tasks.task_page", task_id=task_id))
+    flash(done, "success")
+    if back_to_inbox:
+        return redirect(url_for("tasks.inbox"))
+    return redirect(url_for("tasks.task_page", task_id=task_id))
+
+
+def _field(name: str) -> str:
+    return (request.form.get(name) or "").strip()
+
+
+@bp.post("/tasks/<task_id>/claim")
+@login_required
+def claim(task_id):
+    return _operate(
+        task_id,
+        lambda: service.claim(session=db.session, user=current_user, task_id=task_id),
+        "签收成功, 请办理",
+    )
+
+
+@bp.post("/tasks/<task_id>/unclaim")
+@login_required
+def unclaim(task_id):
+    return _operate(
+        task_id,
+        lambda: service.unclaim(
+            session=db.session, user=current_user, task_id=task_id, reason=_field("reason") or None
+        ),
+        "已取消签收, 任务退回待签收",
+        back_to_inbox=True,
+    )
+
+
+@bp.post("/tasks/<task_id>/return")
+@login_required
+def return_task(task_id):
+    task = _task_or_404(task_id)
+
+    def act():
+        service.can_complete(session=db.session, user=current_user, task=task)
+        workflow.return_task(
+            session=db.session,
+            task_id=task_id,
+            to_task_id=_field("to_task"),
+            actor=current_user.username,
+            reason=_field("reason"),
+        )
+        drafts.drop_drafts(session=db.session, task_id=task_id)
+
+    return _operate(task_id, act, "已退回", back_to_inbox=True)
+
+
+@bp.post("/tasks/<task_id>/withdraw")
+@login_required
+def withdraw(task_id):
+    return _operate(
+        task_id,
+        lambda: workflow.withdraw_task(
+            session=db.session, task_id=task_id, actor=current_user.username, reason=_field("reason")
+        ),
+        "已撤回, 请重新办理",
+        back_to_inbox=True,
+    )
+
+
+@bp.post("/tasks/<task_id>/transfer")
+@login_required
+def transfer(task_id):
+    return _operate(
+        task_id,
+        lambda: service.transfer(
+            session=db.session, user=current_user, task_id=task_id, to=_field("to"), reason=_field("reason")
+        ),
+        "已转办",
+        back_to_inbox=True,
+    )
+
+
+@bp.post("/tasks/<task_id>/delegate")
+@login_required
+def delegate(task_id):
+    return _operate(
+        task_id,
+        lambda: service.delegate(
+            session=db.session, user=current_user, task_id=task_id, to=_field("to"), reason=_field("reason")
+        ),
+        "已委托, 对方答复后任务回到您这里",
+    )
+
+
+@bp.post("/tasks/<task_id>/answer")
+@login_required
+def answer(task_id):
+    return _operate(
+        task_id,
+        lambda: service.answer_delegation(
+            session=db.session, user=current_user, task_id=task_id, opinion=_field("opinion")
+        ),
+        "意见已提交",
+        back_to_inbox=True,
+    )
+
+
+@bp.post("/tasks/<task_id>/cc")
+@login_required
+def cc(task_id):
+    names = [n for n in _field("to").replace("，", ",").replace(" ", ",").split(",") if n]
+    return _operate(
+        task_id,
+        lambda: service.cc(
+            session=db.session, user=current_user, task_id=task_id, to=names, note=_field("note") or None
+        ),
+        "已抄送",
+    )
+
+
+@bp.post("/tasks/<task_id>/urge")
+@login_required
+def urge(task_id):
+    return _operate(
+        task_id,
+        lambda: service.urge(
+            session=db.session, user=current_user, task_id=task_id, reason=_field("reason") or None
+        ),
+        "已催办",
+    )
+
+
+# --- notifications ---------------------------------------------------------------------------
+
+
+@bp.get("/notifications")
+@login_required
+def notifications():
+    """Newest first; the unread ones are marked read by opening the page (and still shown as new)."""
+    rows = list(
+        db.session.scalars(
+            sa.select(Notification)
+            .where(Notification.user == current_user.username)
+            .order_by(Notification.created_at.desc(), Notification.id.desc())
+            .limit(100)
+        )
+    )
+    unread = {n.id for n in rows if n.read_at is None}
+    if unread:
+        service.mark_read(
+            session=db.session, user=current_user, notification_ids=sorted(unread), now=utcnow()
+        )
+        db.session.commit()
+    return render_template("tasks/notifications.html", rows=rows, unread=unread)
