@@ -255,7 +255,7 @@ def test_task_page_shows_project_form_and_history(app, session, flow):
 
     page = html(client.get(f"/tasks/{review.id}"))
     assert "项目 2026-330102-48-01-000009" in page
-    assert "¥1,000,000.00 元" in page
+    assert "¥1,000,000.00<" in page
     assert "某建设单位" in page and "上城区" in page
     assert 'name="opinion"' in page and "保存草稿" in page  # editable for the assignee
     assert "意见: 申报材料齐全" in page  # the earlier opinion in the timeline
