@@ -1,7 +1,8 @@
-"""Approval rounds, opinions and issued approval documents (批复)."""
+"""Approval rounds, opinions and issued approval documents (批复); the applicant's pages."""
 
 
 def init_app(app):
-    from backend.approvals import demo, hooks, models, operations  # noqa: F401  (tables, operations, demo)
+    from backend.approvals import demo, hooks, models, operations, views  # noqa: F401  (tables, operations, demo)
 
     hooks.install()
+    app.register_blueprint(views.bp)

@@ -329,7 +329,7 @@ def task_page(task_id):
     return _render_task(task)
 
 
-def _stored_uploads() -> tuple[dict, dict]:
+def store_form_uploads() -> tuple[dict, dict]:
     """Store this request's uploads: ({dotted path: [{sha256, name}]}, {dotted path: error})."""
     stored, errors = {}, {}
     for path, uploads in upload_paths(request.files).items():
@@ -357,7 +357,7 @@ def submit_task(task_id):
             return redirect(url_for("tasks.inbox"))
         return redirect(url_for("tasks.task_page", task_id=task_id))
     schema = _schema(task) or {"type": "object", "properties": {}}
-    uploaded, upload_errors = _stored_uploads()
+    uploaded, upload_errors = store_form_uploads()
     data = parse_submission(schema, request.form, uploaded)
     if apply_row_action(schema, data, request.form):
         db.session.commit()  # uploads stored meanwhile stay referenced by the data
