@@ -368,9 +368,7 @@ def record_reminder(*, session, ticket_id: int, instance_id: int, now: datetime)
     if ticket is None or not ticket.is_open:
         return {"reminded": []}
     ticket.reminded_at = now
-    tasks = _open_tasks(session, instance_id)
-    for task in tasks:
-        task.reminded_at = now
+    tasks = workflow.stamp_open_tasks(session=session, instance_id=instance_id, stamp="reminded_at", now=now)
     record(
         session,
         session.get(ProcessInstance, instance_id),
@@ -390,9 +388,7 @@ def mark_overdue(*, session, ticket_id: int, instance_id: int, escalated_to: str
         return {"escalated": [], "to": escalated_to}
     ticket.overdue = True
     ticket.escalated_at = now
-    tasks = _open_tasks(session, instance_id)
-    for task in tasks:
-        task.escalated_at = now
+    tasks = workflow.stamp_open_tasks(session=session, instance_id=instance_id, stamp="escalated_at", now=now)
     record(
         session,
         session.get(ProcessInstance, instance_id),
@@ -460,16 +456,6 @@ def _open_ticket(session, ticket_id: int) -> Ticket:
     if not ticket.is_open:
         raise TicketClosed(ticket.number)
     return ticket
-
-
-def _open_tasks(session, instance_id: int) -> list[HumanTask]:
-    return list(
-        session.scalars(
-            sa.select(HumanTask)
-            .filter_by(instance_id=instance_id, state="open")
-            .order_by(HumanTask.created_at)
-        )
-    )
 
 
 def _ticket_of_task(session, task_id: str, step: str, label: str) -> Ticket:

@@ -5,21 +5,19 @@ the reminder calls `tasks.remind`, the limit calls `tasks.escalate`. The task st
 reviewer; it is marked, and its history says so.
 """
 
-import sqlalchemy as sa
-
 from backend.workflow.host import record
-from backend.workflow.models import HumanTask, ProcessInstance
+from backend.workflow.models import ProcessInstance
 from backend.workflow.registry import OperationContext, operation
+from backend.workflow.service import stamp_open_tasks
 
 
 def _mark_open_tasks(ctx: OperationContext, element: str, *, stamp: str, kind: str, **detail) -> list[str]:
     """Stamp the element's open tasks (reminded_at / escalated_at) and record it in history."""
-    tasks = ctx.session.scalars(
-        sa.select(HumanTask).filter_by(instance_id=ctx.instance_id, element_id=element, state="open")
-    ).all()
+    tasks = stamp_open_tasks(
+        session=ctx.session, instance_id=ctx.instance_id, stamp=stamp, now=ctx.now, element_id=element
+    )
     instance = ctx.session.get(ProcessInstance, ctx.instance_id)
     for task in tasks:
-        setattr(task, stamp, ctx.now)
         record(
             ctx.session,
             instance,

@@ -225,6 +225,24 @@ def withdraw_task(*, session, task_id: str, actor: str, reason: str) -> ProcessI
     return instance
 
 
+def stamp_open_tasks(
+    *, session, instance_id: int, stamp: str, now: datetime, element_id: str | None = None
+) -> list[HumanTask]:
+    """Mark an instance's open tasks (or one element's) as reminded or escalated: the tasks
+    stay with their assignees; the inbox shows the mark. Returns them, oldest first."""
+    if stamp not in ("reminded_at", "escalated_at"):
+        raise ValueError(stamp)
+    query = (
+        sa.select(HumanTask).filter_by(instance_id=instance_id, state="open").order_by(HumanTask.created_at)
+    )
+    if element_id is not None:
+        query = query.filter_by(element_id=element_id)
+    tasks = list(session.scalars(query))
+    for task in tasks:
+        setattr(task, stamp, now)
+    return tasks
+
+
 def _open_task(session, task_id: str) -> HumanTask:
     task = session.get(HumanTask, task_id)
     if task is None:
