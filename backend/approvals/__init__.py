@@ -4,5 +4,4 @@
 def init_app(app):
     from backend.approvals import demo, hooks, models, operations, views  # noqa: F401  (tables, operations, demo)
 
-    hooks.install()
     app.register_blueprint(views.bp)

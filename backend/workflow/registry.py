@@ -68,3 +68,20 @@ def names() -> set[str]:
 
 def call(name: str, params: dict[str, Any], context: OperationContext) -> Any:
     return get(name).fn(context, **params)
+
+
+# Called by service.complete_task in the completing transaction, after the task is closed
+# and its history written and before the engine runs on: `fn(*, session, task, data)`.
+# Domains record what a decision means to them here (e.g. an approval opinion).
+TaskCompletedListener = Callable[..., None]
+_TASK_COMPLETED: list[TaskCompletedListener] = []
+
+
+def on_task_completed(fn: TaskCompletedListener) -> TaskCompletedListener:
+    if fn not in _TASK_COMPLETED:
+        _TASK_COMPLETED.append(fn)
+    return fn
+
+
+def task_completed_listeners() -> tuple[TaskCompletedListener, ...]:
+    return tuple(_TASK_COMPLETED)

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from backend import jobs
 from backend.db import utcnow
 from backend.engine import SERIALIZER_VERSION, CannotGoBack, TaskNotReady
-from backend.workflow import countersign
+from backend.workflow import countersign, registry
 from backend.workflow.errors import (
     CannotReturn,
     CannotWithdraw,
@@ -120,6 +120,8 @@ def complete_task(*, session, task_id: str, data: dict[str, Any], actor: str | N
         title=task.title,
         data=data,
     )
+    for listener in registry.task_completed_listeners():
+        listener(session=session, task=task, data=data)
     session.flush()
     try:
         failures = run.complete_user_task(task_id, engine_data, output=copy.deepcopy(data))
