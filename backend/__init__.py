@@ -50,6 +50,7 @@ def _register_domains(app: Flask) -> None:
         files,
         forms,
         health,
+        i18n,
         jobs,
         org,
         projects,
@@ -62,6 +63,7 @@ def _register_domains(app: Flask) -> None:
 
     # Platform
     health.init_app(app)
+    i18n.init_app(app)
     jobs.init_app(app)
     workdays.init_app(app)
     workflow.init_app(app)
