@@ -75,3 +75,37 @@ class UrgedTooSoon(TaskActionError):
         super().__init__(
             f"该任务已于 {shown} 催办过, 每个工作日最多催办一次", task_id=task_id, last_at=last_at
         )
+
+
+class SignersPending(TaskActionError):
+    def __init__(self, task_id: str, signers: list[str]):
+        super().__init__(
+            f"加签人 {'、'.join(signers)} 尚未签署, 签署后才能办理", task_id=task_id, signers=signers
+        )
+
+
+class DecisionHeld(TaskActionError):
+    def __init__(self, task_id: str, signers: list[str]):
+        super().__init__(
+            f"您的决定已提交, 正等待后加签人 {'、'.join(signers)} 签署", task_id=task_id, signers=signers
+        )
+
+
+class InvalidSignPosition(TaskActionError):
+    def __init__(self, position: str):
+        super().__init__("请选择在您之前还是之后加签", position=position)
+
+
+class AlreadySigner(TaskActionError):
+    def __init__(self, username: str):
+        super().__init__(f"{username} 已是该任务的加签人", username=username)
+
+
+class NotASigner(TaskActionError):
+    def __init__(self, task_id: str):
+        super().__init__("该加签人已签署或已被移除, 不能再移除", task_id=task_id)
+
+
+class SignOnly(TaskActionError):
+    def __init__(self, task_id: str):
+        super().__init__("这是加签任务, 只能签署意见", task_id=task_id)

@@ -7,11 +7,32 @@ any cleanup of the projection, and it is append-only.
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.db import UTCDateTime, utcnow
+from backend.db import JSONType, UTCDateTime, utcnow
 from backend.extensions import db
 
-ACTIONS = ("claim", "unclaim", "transfer", "delegate", "delegate_return", "cc", "urge")
-NOTIFICATION_KINDS = ("new_task", "returned", "urged", "cc", "escalated", "delegated", "transferred")
+ACTIONS = (
+    "claim",
+    "unclaim",
+    "transfer",
+    "delegate",
+    "delegate_return",
+    "cc",
+    "urge",
+    "add_sign",
+    "remove_signer",
+    "sign",
+)
+NOTIFICATION_KINDS = (
+    "new_task",
+    "returned",
+    "urged",
+    "reminded",
+    "cc",
+    "escalated",
+    "delegated",
+    "transferred",
+    "add_sign",
+)
 
 
 class TaskAction(db.Model):
@@ -79,3 +100,15 @@ class Delegation(db.Model):
     at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     answered_at: Mapped[object | None] = mapped_column(UTCDateTime)
     opinion: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class HeldDecision(db.Model):
+    """后加签: the owner's submitted form, held until every after-signer has signed; then the
+    engine task is completed with it, as the owner. Dropped when a signer disagrees."""
+
+    __tablename__ = "held_decision"
+
+    task_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    actor: Mapped[str] = mapped_column(sa.String(120))
+    data: Mapped[dict] = mapped_column(JSONType, default=dict)
+    at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)

@@ -15,6 +15,8 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from backend.db import utcnow
@@ -26,8 +28,8 @@ from backend.forms.parse import apply_row_action, parse_submission, upload_paths
 from backend.forms.schema import load_form
 from backend.forms.validate import validate
 from backend.projects.models import Project, ProjectDocument
-from backend.tasks import drafts, service
-from backend.tasks.errors import TaskActionError
+from backend.tasks import add_sign, drafts, service
+from backend.tasks.errors import TaskActionError, TaskNotOpen
 from backend.tasks.models import Delegation, Notification, TaskAction
 from backend.workdays.service import SHANGHAI
 from backend.workflow import service as workflow
@@ -37,42 +39,52 @@ from backend.workflow.models import Event, HumanTask, ProcessDefinition, Process
 bp = Blueprint("tasks", __name__, template_folder="templates")
 
 TAB_LABELS = {
-    "mine": "待办",
-    "group": "待签收",
-    "done": "已办",
-    "copied": "抄送我的",
-    "initiated": "我发起的",
+    "mine": _l("待办"),
+    "group": _l("待签收"),
+    "done": _l("已办"),
+    "copied": _l("抄送我的"),
+    "initiated": _l("我发起的"),
 }
-DUE_LABELS = {"on_time": "未到期", "due_soon": "即将到期", "overdue": "已超期"}
+DUE_LABELS = {"on_time": _l("未到期"), "due_soon": _l("即将到期"), "overdue": _l("已超期")}
 EVENT_LABELS = {
-    "started": "发起流程",
-    "task.ready": "到达",
-    "task.completed": "办理",
-    "task.cancelled": "取消",
-    "task.failed": "执行失败",
-    "task.returned": "退回",
-    "task.withdrawn": "撤回",
-    "timer.fired": "定时触发",
-    "message.caught": "收到消息",
-    "incident.opened": "出现异常",
-    "incident.resolved": "异常已处理",
-    "completed": "流程结束",
-    "cancelled": "流程取消",
+    "started": _l("发起流程"),
+    "task.ready": _l("到达"),
+    "task.completed": _l("办理"),
+    "task.cancelled": _l("取消"),
+    "task.failed": _l("执行失败"),
+    "task.returned": _l("退回"),
+    "task.withdrawn": _l("撤回"),
+    "task.held": _l("提交 (待后加签)"),
+    "task.signed": _l("加签签署"),
+    "timer.fired": _l("定时触发"),
+    "message.caught": _l("收到消息"),
+    "incident.opened": _l("出现异常"),
+    "incident.resolved": _l("异常已处理"),
+    "completed": _l("流程结束"),
+    "cancelled": _l("流程取消"),
 }
 ACTION_LABELS = {
-    "claim": "签收",
-    "unclaim": "取消签收",
-    "transfer": "转办",
-    "delegate": "委托",
-    "delegate_return": "答复委托",
-    "cc": "抄送",
-    "urge": "催办",
+    "claim": _l("签收"),
+    "unclaim": _l("取消签收"),
+    "transfer": _l("转办"),
+    "delegate": _l("委托"),
+    "delegate_return": _l("答复委托"),
+    "cc": _l("抄送"),
+    "urge": _l("催办"),
+    "add_sign": _l("加签"),
+    "remove_signer": _l("移除加签人"),
+    "sign": _l("签署"),
+}
+SUBMITTED = {
+    "completed": _l("办理完成"),
+    "held": _l("已提交, 待后加签人签署同意后生效"),
+    "signed": _l("已签署"),
 }
 DOCUMENT_KINDS = {
-    "proposal": "项目建议书",
-    "feasibility": "可行性研究报告",
-    "preliminary_design": "初步设计",
-    "other": "其他",
+    "proposal": _l("项目建议书"),
+    "feasibility": _l("可行性研究报告"),
+    "preliminary_design": _l("初步设计"),
+    "other": _l("其他"),
 }
 
 
@@ -211,7 +223,7 @@ def _history(task: HumanTask) -> list[dict]:
                 "what": EVENT_LABELS.get(event.kind, event.kind),
                 "step": detail.get("title") or event.element_id,
                 "note": note,
-                "decision": {True: "同意", False: "不同意"}.get(decision)
+                "decision": {True: _("同意"), False: _("不同意")}.get(decision)
                 if isinstance(decision, bool)
                 else None,
                 "kind": event.kind,
@@ -272,7 +284,7 @@ def _render_task(task: HumanTask, *, values=None, errors=None, status: int = 200
         draft = drafts.get_draft(session=db.session, task_id=task.id, user=me) if editable else None
         values = draft.data if draft else _completed_data(task)
         if draft:
-            flash(f"已恢复 {shanghai_time(draft.saved_at)} 保存的草稿", "info")
+            flash(_("已恢复 %(time)s 保存的草稿", time=shanghai_time(draft.saved_at)), "info")
     project = (
         db.session.scalar(sa.select(Project).where(Project.code == task.business_key))
         if task.business_key
@@ -293,9 +305,18 @@ def _render_task(task: HumanTask, *, values=None, errors=None, status: int = 200
         sa.select(Delegation).where(Delegation.task_id == task.id, Delegation.answered_at.is_(None))
     )
     instance = db.session.get(ProcessInstance, task.instance_id)
+    parent = db.session.get(HumanTask, task.parent_task_id) if task.parent_task_id else None
+    held = add_sign.held_decision(session=db.session, task_id=(parent or task).id)
     return (
         render_template(
             "tasks/task.html",
+            signers=[] if parent else add_sign.signers_of(session=db.session, task_id=task.id),
+            parent=parent,
+            held=held,
+            # What the signer is asked to sign: the holder's held decision, shown read-only.
+            parent_schema=_schema(parent) if parent else None,
+            is_holder=task.state == "open" and task.assignee == me and parent is None,
+            sign_positions=add_sign.POSITIONS,
             task=task,
             instance=instance,
             schema=schema,
@@ -365,27 +386,31 @@ def submit_task(task_id):
     if request.form.get("_draft"):
         drafts.save_draft(session=db.session, task_id=task.id, user=current_user.username, data=data)
         db.session.commit()
-        flash("草稿已保存", "success")
+        flash(_("草稿已保存"), "success")
         return redirect(url_for("tasks.task_page", task_id=task_id))
     errors = {**validate(schema, data), **upload_errors}
     if errors:
         db.session.commit()  # keep the files stored: the re-rendered form refers to them
         return _render_task(task, values=data, errors=errors, status=422)
     try:
-        workflow.complete_task(session=db.session, task_id=task_id, data=data, actor=current_user.username)
+        if task.parent_task_id is not None:
+            add_sign.sign(session=db.session, user=current_user, task_id=task_id, data=data)
+            outcome = "signed"
+        else:
+            outcome = add_sign.submit(session=db.session, user=current_user, task_id=task_id, data=data)
         drafts.drop_drafts(session=db.session, task_id=task_id)
         db.session.commit()
-    except TaskAlreadyHandled as exc:
+    except (TaskAlreadyHandled, TaskNotOpen) as exc:
         db.session.rollback()
         if _wants_json():
             return jsonify(error=str(exc)), 409
         flash(str(exc), "warning")
         return redirect(url_for("tasks.inbox"))
-    except WorkflowError as exc:
+    except (WorkflowError, TaskActionError) as exc:
         db.session.rollback()
         flash(str(exc), "danger")
         return redirect(url_for("tasks.task_page", task_id=task_id))
-    flash("办理完成", "success")
+    flash(str(SUBMITTED[outcome]), "success")
     return redirect(url_for("tasks.inbox"))
 
 
@@ -420,7 +445,7 @@ def claim(task_id):
     return _operate(
         task_id,
         lambda: service.claim(session=db.session, user=current_user, task_id=task_id),
-        "签收成功, 请办理",
+        _("签收成功, 请办理"),
     )
 
 
@@ -432,7 +457,7 @@ def unclaim(task_id):
         lambda: service.unclaim(
             session=db.session, user=current_user, task_id=task_id, reason=_field("reason") or None
         ),
-        "已取消签收, 任务退回待签收",
+        _("已取消签收, 任务退回待签收"),
         back_to_inbox=True,
     )
 
@@ -453,7 +478,7 @@ def return_task(task_id):
         )
         drafts.drop_drafts(session=db.session, task_id=task_id)
 
-    return _operate(task_id, act, "已退回", back_to_inbox=True)
+    return _operate(task_id, act, _("已退回"), back_to_inbox=True)
 
 
 @bp.post("/tasks/<task_id>/withdraw")
@@ -464,7 +489,7 @@ def withdraw(task_id):
         lambda: workflow.withdraw_task(
             session=db.session, task_id=task_id, actor=current_user.username, reason=_field("reason")
         ),
-        "已撤回, 请重新办理",
+        _("已撤回, 请重新办理"),
         back_to_inbox=True,
     )
 
@@ -477,7 +502,7 @@ def transfer(task_id):
         lambda: service.transfer(
             session=db.session, user=current_user, task_id=task_id, to=_field("to"), reason=_field("reason")
         ),
-        "已转办",
+        _("已转办"),
         back_to_inbox=True,
     )
 
@@ -490,7 +515,7 @@ def delegate(task_id):
         lambda: service.delegate(
             session=db.session, user=current_user, task_id=task_id, to=_field("to"), reason=_field("reason")
         ),
-        "已委托, 对方答复后任务回到您这里",
+        _("已委托, 对方答复后任务回到您这里"),
     )
 
 
@@ -502,7 +527,7 @@ def answer(task_id):
         lambda: service.answer_delegation(
             session=db.session, user=current_user, task_id=task_id, opinion=_field("opinion")
         ),
-        "意见已提交",
+        _("意见已提交"),
         back_to_inbox=True,
     )
 
@@ -510,13 +535,13 @@ def answer(task_id):
 @bp.post("/tasks/<task_id>/cc")
 @login_required
 def cc(task_id):
-    names = [n for n in _field("to").replace("，", ",").replace(" ", ",").split(",") if n]
+    names = _names(_field("to"))
     return _operate(
         task_id,
         lambda: service.cc(
             session=db.session, user=current_user, task_id=task_id, to=names, note=_field("note") or None
         ),
-        "已抄送",
+        _("已抄送"),
     )
 
 
@@ -528,7 +553,45 @@ def urge(task_id):
         lambda: service.urge(
             session=db.session, user=current_user, task_id=task_id, reason=_field("reason") or None
         ),
-        "已催办",
+        _("已催办"),
+    )
+
+
+def _names(raw: str) -> list[str]:
+    return [n for n in raw.replace("，", ",").replace("、", ",").replace(" ", ",").split(",") if n]
+
+
+@bp.post("/tasks/<task_id>/add-sign")
+@login_required
+def add_signers(task_id):
+    position = _field("position")
+    return _operate(
+        task_id,
+        lambda: add_sign.add_signers(
+            session=db.session,
+            user=current_user,
+            task_id=task_id,
+            usernames=_names(_field("to")),
+            position=position,
+            reason=_field("reason"),
+        ),
+        _("已加签, 加签人签署后请您办理") if position == "before" else _("已加签, 您提交后由加签人签署"),
+    )
+
+
+@bp.post("/tasks/<task_id>/signers/<signer_task_id>/remove")
+@login_required
+def remove_signer(task_id, signer_task_id):
+    return _operate(
+        task_id,
+        lambda: add_sign.remove_signer(
+            session=db.session,
+            user=current_user,
+            task_id=task_id,
+            signer_task_id=signer_task_id,
+            reason=_field("reason") or None,
+        ),
+        _("已移除加签人"),
     )
 
 

@@ -59,3 +59,10 @@ class CannotWithdraw(WorkflowError):
 class ReasonRequired(WorkflowError):
     def __init__(self):
         super().__init__("请填写理由")
+
+
+class NotAnEngineTask(WorkflowError):
+    """A 加签 step the inbox made: it is signed, never completed, returned or withdrawn."""
+
+    def __init__(self, task_id: str):
+        super().__init__("这是加签任务, 只能签署意见", task_id=task_id)

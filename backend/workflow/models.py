@@ -93,10 +93,14 @@ class HumanTask(db.Model):
     candidate_group: Mapped[str | None] = mapped_column(sa.String(120))
     assignee: Mapped[str | None] = mapped_column(sa.String(120))
     form: Mapped[str | None] = mapped_column(sa.String(200))
-    # open | completed | cancelled
+    # open | completed | cancelled; `waiting` only for an after-signer not yet due (加签)
     state: Mapped[str] = mapped_column(sa.String(20), default="open")
     multi_instance_parent: Mapped[str | None] = mapped_column(sa.String(36), index=True)
     multi_instance_total: Mapped[int | None]
+    # 加签: a row the inbox made, not the engine: an added signer's step on the engine task
+    # `parent_task_id`, before or after its owner decides (see backend/tasks/add_sign.py).
+    parent_task_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)
+    sign_position: Mapped[str | None] = mapped_column(sa.String(10))  # before | after
     item: Mapped[object | None] = mapped_column(JSONType)
     # approved | rejected, from the form's decision field: the countersign tally counts these.
     outcome: Mapped[str | None] = mapped_column(sa.String(20))

@@ -22,6 +22,7 @@ from backend.workflow.errors import (
     CannotWithdraw,
     IncidentNotFound,
     InstanceNotActive,
+    NotAnEngineTask,
     ProcessNotFound,
     ReasonRequired,
     TaskAlreadyHandled,
@@ -192,7 +193,8 @@ def return_task(*, session, task_id: str, to_task_id: str, actor: str, reason: s
         to_task=to_task_id,
         to_element=target.element_id if target else None,
     )
-    save(ctx, instance, run, failures, actor=actor, closed=frozenset({task_id}))
+    cause = registry.OpenCause("returned", actor=actor, reason=reason.strip())
+    save(ctx, instance, run, failures, actor=actor, closed=frozenset({task_id}), cause=cause)
     return instance
 
 
@@ -203,6 +205,8 @@ def withdraw_task(*, session, task_id: str, actor: str, reason: str) -> ProcessI
     task = session.get(HumanTask, task_id)
     if task is None:
         raise TaskNotFound(task_id)
+    if task.parent_task_id is not None:
+        raise NotAnEngineTask(task_id)
     if task.state != "completed" or task.completed_by != actor:
         raise CannotWithdraw(task_id, "只能撤回本人办理的任务")
     instance = lock_instance(session, task.instance_id)
@@ -221,17 +225,26 @@ def withdraw_task(*, session, task_id: str, actor: str, reason: str) -> ProcessI
         actor=actor,
         reason=reason.strip(),
     )
-    save(ctx, instance, run, failures, actor=actor)
+    cause = registry.OpenCause("withdrawn", actor=actor, reason=reason.strip())
+    save(ctx, instance, run, failures, actor=actor, cause=cause)
     task = session.get(HumanTask, task_id)
     task.assignee = actor  # back on the desk of whoever withdrew it
     return instance
 
 
 def stamp_open_tasks(
-    *, session, instance_id: int, stamp: str, now: datetime, element_id: str | None = None
+    *,
+    session,
+    instance_id: int,
+    stamp: str,
+    now: datetime,
+    element_id: str | None = None,
+    escalated_to: str | None = None,
 ) -> list[HumanTask]:
     """Mark an instance's open tasks (or one element's) as reminded or escalated: the tasks
-    stay with their assignees; the inbox shows the mark. Returns them, oldest first."""
+    stay with their assignees; the inbox shows the mark and the marked-tasks listeners tell
+    people (`escalated_to`: the group or username an escalation goes to). Returns them,
+    oldest first."""
     if stamp not in ("reminded_at", "escalated_at"):
         raise ValueError(stamp)
     query = (
@@ -242,6 +255,10 @@ def stamp_open_tasks(
     tasks = list(session.scalars(query))
     for task in tasks:
         setattr(task, stamp, now)
+    if tasks:
+        mark = "reminded" if stamp == "reminded_at" else "escalated"
+        for listener in registry.tasks_marked_listeners():
+            listener(session=session, tasks=tasks, mark=mark, escalated_to=escalated_to, now=now)
     return tasks
 
 
@@ -251,6 +268,8 @@ def _open_task(session, task_id: str) -> HumanTask:
         raise TaskNotFound(task_id)
     if task.state != "open":
         raise TaskAlreadyHandled(task_id)
+    if task.parent_task_id is not None:
+        raise NotAnEngineTask(task_id)
     return task
 
 
@@ -264,6 +283,8 @@ def _lock_open_task(session, task_id: str) -> tuple[HumanTask, ProcessInstance]:
     )
     if task.state != "open":
         raise TaskAlreadyHandled(task_id)
+    if task.parent_task_id is not None:
+        raise NotAnEngineTask(task_id)
     if instance.state not in ("running", "incident"):
         raise InstanceNotActive(instance.id, instance.state)
     return task, instance
