@@ -14,6 +14,7 @@ from backend.org.service import descendant_codes, get_user, users_in_group
 from backend.projects.models import Project
 from backend.tasks.errors import (
     AlreadyClaimed,
+    DecisionHeld,
     DelegationPending,
     InvalidTarget,
     NoPendingDelegation,
@@ -22,12 +23,15 @@ from backend.tasks.errors import (
     NotInGroupQueue,
     NotInvolved,
     ReasonRequired,
+    SignersPending,
+    SignOnly,
     TaskActionError,
     TaskNotOpen,
     UnknownUser,
     UrgedTooSoon,
 )
-from backend.tasks.models import Delegation, Notification, TaskAction, TaskCopy
+from backend.tasks.mail import queue_mail
+from backend.tasks.models import Delegation, HeldDecision, Notification, TaskAction, TaskCopy
 from backend.workdays.service import WorkCalendar, get_calendar, local_date
 from backend.workflow.errors import TaskNotFound
 from backend.workflow.models import HumanTask, ProcessInstance
@@ -302,6 +306,7 @@ def notify(
         session.add(note)
         created.append(note)
     session.flush()
+    queue_mail(session=session, notifications=created)
     return created
 
 
@@ -358,6 +363,8 @@ def _pending_delegation(session, task_id: str) -> Delegation | None:
 
 
 def _require_assignee(session, task: HumanTask, user: User, action: str) -> None:
+    if task.parent_task_id is not None:
+        raise SignOnly(task.id)  # a 加签 step is signed, nothing else
     if task.assignee != user.username:
         raise NotAssignee(task.id, task.assignee, action)
     pending = _pending_delegation(session, task.id)
@@ -399,7 +406,20 @@ def can_complete(*, session, user: User, task: HumanTask) -> bool:
     """True when `user` may complete the task now; otherwise raises why not."""
     if task.state != "open":
         raise TaskNotOpen(task.id, task.state)
+    if task.parent_task_id is not None:  # a 加签 step: its signer signs it
+        if task.assignee != user.username:
+            raise NotAssignee(task.id, task.assignee, "签署")
+        return True
     _require_assignee(session, task, user, "办理该任务")
+    signers = session.execute(
+        sa.select(HumanTask.assignee, HumanTask.sign_position).where(
+            HumanTask.parent_task_id == task.id, HumanTask.state == "open"
+        )
+    ).all()
+    if session.get(HeldDecision, task.id) is not None:
+        raise DecisionHeld(task.id, [name for name, position in signers if position == "after"])
+    if signers:
+        raise SignersPending(task.id, [name for name, _position in signers])
     return True
 
 

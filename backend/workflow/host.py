@@ -172,14 +172,15 @@ def save(
     attempt: int = 1,
     actor: str | None = None,
     closed: frozenset[str] = frozenset(),
+    cause: registry.OpenCause | None = None,
 ) -> None:
     """Write state and every projection; the caller's unit of work commits them together.
-    `closed`: the user tasks this action itself completed."""
+    `closed`: the user tasks this action itself completed; `cause`: why tasks reopen (退回, 撤回)."""
     session = ctx.session
     snapshot = run.snapshot()
     instance.state_json = run.dump()
     instance.updated_at = ctx.now
-    _sync_human_tasks(ctx, instance, run, snapshot, closed)
+    opened = _sync_human_tasks(ctx, instance, run, snapshot, closed)
     _sync_timer(session, instance, run, snapshot)
     _sync_message_waits(ctx, instance, run, snapshot)
     for message in run.take_thrown_messages():
@@ -211,6 +212,9 @@ def save(
         session.flush()
     except StaleDataError as exc:
         raise ConcurrentModification(instance.id) from exc
+    if opened:
+        for listener in registry.tasks_opened_listeners():
+            listener(session=session, tasks=opened, cause=cause)
     live_runs.keep_after_commit(session, instance, run)
 
 
@@ -220,7 +224,7 @@ def _is_stuck(snapshot) -> bool:
 
 def _sync_human_tasks(
     ctx: HostContext, instance: ProcessInstance, run: ProcessRun, snapshot, closed: frozenset[str]
-) -> None:
+) -> list[HumanTask]:
     """Insert rows for new READY tasks and cancel rows whose task vanished. `closed` are the
     tasks this action itself closed (completed); the open set a kept live run remembers
     spares the query."""
@@ -233,7 +237,9 @@ def _sync_human_tasks(
         open_ids = (
             set(
                 session.scalars(
-                    sa.select(HumanTask.id).filter_by(instance_id=instance.id, state="open")
+                    sa.select(HumanTask.id).filter_by(
+                        instance_id=instance.id, state="open", parent_task_id=None
+                    )
                 ).all()
             )
             - closed
@@ -249,6 +255,16 @@ def _sync_human_tasks(
         )
         for task_id in gone:
             record(session, instance, "task.cancelled", task_id=task_id)
+    if gone or closed:
+        # Added signers (加签) of a task that is no longer open have nothing left to sign.
+        session.execute(
+            sa.update(HumanTask)
+            .where(
+                HumanTask.parent_task_id.in_(sorted(gone | closed)),
+                HumanTask.state.in_(("open", "waiting")),
+            )
+            .values(state="cancelled", completed_at=ctx.now)
+        )
     new_ids = ready - open_ids
     # A task id can come back (a retried or reset task): update its old row instead.
     existing = (
@@ -256,6 +272,7 @@ def _sync_human_tasks(
         if new_ids
         else {}
     )
+    opened: list[HumanTask] = []
     for task_id in new_ids:
         task = run.describe_user_task(task_id)
         props = task.properties
@@ -285,11 +302,15 @@ def _sync_human_tasks(
             completed_by=None,
         )
         if task_id in existing:
+            row = existing[task_id]
             for name, value in values.items():
-                setattr(existing[task_id], name, value)
+                setattr(row, name, value)
         else:
-            session.add(HumanTask(id=task_id, **values))
+            row = HumanTask(id=task_id, **values)
+            session.add(row)
+        opened.append(row)
         record(session, instance, "task.ready", task_id=task_id, element_id=task.element_id, title=task.title)
+    return opened
 
 
 def _evaluate_property(ctx: HostContext, task, name: str) -> str | None:
