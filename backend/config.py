@@ -31,4 +31,15 @@ class Config:
     SERVICE_TASK_RETRIES = int(os.environ.get("SERVICE_TASK_RETRIES", "3"))
     SERVICE_TASK_BACKOFF_SECONDS = float(os.environ.get("SERVICE_TASK_BACKOFF_SECONDS", "10"))
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    # Links in e-mails are absolute: the address people reach the platform at.
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://localhost:5000")
+    # E-mail of notifications through SMTP; empty MAIL_SERVER means in-app notifications only.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+    MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)  # STARTTLS after connecting
+    MAIL_USE_SSL = _bool("MAIL_USE_SSL", False)  # TLS from the first byte (port 465)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+    MAIL_FROM = os.environ.get("MAIL_FROM", "noreply@example.gov.cn")
+    MAIL_TIMEOUT_SECONDS = float(os.environ.get("MAIL_TIMEOUT_SECONDS", "10"))
     TIMEZONE = "Asia/Shanghai"

@@ -75,9 +75,13 @@ def load_org(*, session) -> int:
     session.flush()
 
     departments = {d.code: d for d in session.scalars(sa.select(Department))}
-    usernames = set(session.scalars(sa.select(User.username)))
+    people = {u.username: u for u in session.scalars(sa.select(User))}
     for username, display_name, department_code, unit_name, region_code, roles in PEOPLE:
-        if username in usernames:
+        if username in people:
+            # People loaded before e-mail existed get their address on a re-load; one set by
+            # hand is kept.
+            if people[username].email is None:
+                people[username].email = demo_email(username)
             continue
         session.add(
             User(
@@ -87,8 +91,13 @@ def load_org(*, session) -> int:
                 unit_id=units[unit_name].id if unit_name else None,
                 region_code=region_code,
                 roles=list(roles),
+                email=demo_email(username),
             )
         )
         created += 1
     session.flush()
     return created
+
+
+def demo_email(username: str) -> str:
+    return f"{username}@example.gov.cn"

@@ -67,6 +67,8 @@ class User(db.Model):
     must_change_password: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     last_login_at: Mapped[object | None] = mapped_column(UTCDateTime)
     locale: Mapped[str] = mapped_column(sa.String(10), default="zh_CN", server_default="zh_CN")
+    # Where notifications are also mailed when the platform has an SMTP server (MAIL_SERVER).
+    email: Mapped[str | None] = mapped_column(sa.String(254))
 
     department: Mapped[Department | None] = relationship()
     unit: Mapped[Unit | None] = relationship()

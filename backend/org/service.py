@@ -7,7 +7,7 @@ import re
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 
 from backend.org import regions
 from backend.org.credit_code import normalize_credit_code, validate_credit_code
@@ -16,6 +16,7 @@ from backend.org.models import Department, Region, User
 
 __all__ = [
     "DEPARTMENTS",
+    "active_members",
     "descendant_codes",
     "experts",
     "get_user",
@@ -146,6 +147,32 @@ def users_in_group(*, session, group: str) -> list[User]:
         query = query.where(_has_role(session, group))
     # The SQL narrows; User.groups stays the one definition of membership.
     return [user for user in session.scalars(query) if group in user.groups]
+
+
+def active_members(*, session, groups=(), usernames=()) -> list[User]:
+    """Active people who are one of `usernames` or in any of `groups`, in one query (a
+    countersign opens many tasks at once); `User.groups` tells who is in which group."""
+    groups, usernames = set(filter(None, groups)), set(filter(None, usernames))
+    conditions = [User.username.in_(sorted(usernames))] if usernames else []
+    for group in sorted(groups):
+        prefix, dot, rest = group.partition(".")
+        if dot and prefix == "unit":
+            if rest.isdigit():
+                conditions.append(User.unit_id == int(rest))
+        elif dot:
+            conditions.append(sa.and_(Department.code == prefix, _has_role(session, rest)))
+        else:
+            conditions.append(_has_role(session, group))
+    if not conditions:
+        return []
+    query = (
+        sa.select(User)
+        .outerjoin(Department, User.department_id == Department.id)
+        .options(contains_eager(User.department))
+        .where(User.active.is_(True), sa.or_(*conditions))
+        .order_by(User.id)
+    )
+    return [u for u in session.scalars(query).unique() if u.username in usernames or u.groups & groups]
 
 
 def experts(*, session) -> list[User]:

@@ -72,7 +72,8 @@ class TaskCopy(db.Model):
 
 class Notification(db.Model):
     __tablename__ = "notification"
-    __table_args__ = (sa.Index("ix_notification_user_read", "user", "read_at"),)
+    # The unread badge counts (user, read_at IS NULL); the unread list reads it newest first.
+    __table_args__ = (sa.Index("ix_notification_user_read", "user", "read_at", "created_at", "id"),)
 
     id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
     user: Mapped[str] = mapped_column(sa.String(120))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 
 from backend.db import utcnow
 from backend.org.models import User
@@ -122,10 +123,8 @@ def _mine(user: User):
 def _group(user: User):
     return sa.and_(
         HumanTask.state == "open",
-        # `|| ''` keeps the planner off ix_human_task_assignee_open, which would walk every
-        # unclaimed task of every group; (state, candidate_group, due_at) narrows to mine.
-        (HumanTask.assignee + "").is_(None),
         HumanTask.candidate_group.in_(sorted(user.groups) or [""]),
+        HumanTask.assignee.is_(None),
     )
 
 
@@ -150,7 +149,8 @@ def _initiated(user: User):
 _TAB_CONDITIONS = {"mine": _mine, "group": _group, "done": _done, "copied": _copied, "initiated": _initiated}
 
 
-def _filtered(session, query, filters: InboxFilters, bounds: _DueBounds):
+def _filtered(session, query, filters: InboxFilters):
+    """The filters but the due state, which bounds the keyset scans instead (_due_range)."""
     if filters.process_key:
         query = query.where(HumanTask.process_key == filters.process_key)
     if filters.business_key:
@@ -160,15 +160,21 @@ def _filtered(session, query, filters: InboxFilters, bounds: _DueBounds):
         query = query.where(
             HumanTask.business_key.in_(sa.select(Project.code).where(Project.region_code.in_(sorted(codes))))
         )
-    if filters.due_state == "overdue":
-        query = query.where(HumanTask.due_at <= bounds.now)
-    elif filters.due_state == "due_soon":
-        query = query.where(HumanTask.due_at > bounds.now, HumanTask.due_at <= bounds.soon)
-    elif filters.due_state == "on_time":
-        query = query.where(sa.or_(HumanTask.due_at.is_(None), HumanTask.due_at > bounds.soon))
-    elif filters.due_state is not None:
-        raise ValueError(f"unknown due state {filters.due_state!r}; one of {DUE_STATES}")
     return query
+
+
+def _due_range(due_state: str | None, bounds: _DueBounds) -> tuple[list, bool]:
+    """The due-state filter as conditions on the due_at of dated tasks, and whether undated
+    tasks (never late) pass it."""
+    if due_state is None:
+        return [], True
+    if due_state == "overdue":
+        return [HumanTask.due_at <= bounds.now], False
+    if due_state == "due_soon":
+        return [HumanTask.due_at > bounds.now, HumanTask.due_at <= bounds.soon], False
+    if due_state == "on_time":
+        return [HumanTask.due_at > bounds.soon], True
+    raise ValueError(f"unknown due state {due_state!r}; one of {DUE_STATES}")
 
 
 def encode_cursor(task: HumanTask) -> str:
@@ -189,18 +195,39 @@ def _decode_cursor(cursor: str) -> tuple[datetime | None, datetime, str]:
         raise TaskActionError("分页参数无效, 请从第一页重新浏览", cursor=cursor) from exc
 
 
-def _after(cursor: str):
-    due, created, task_id = _decode_cursor(cursor)
-    same_due_later = sa.or_(
-        HumanTask.created_at > created, sa.and_(HumanTask.created_at == created, HumanTask.id > task_id)
-    )
-    if due is None:
-        return sa.and_(HumanTask.due_at.is_(None), same_due_later)
-    return sa.or_(
-        HumanTask.due_at.is_(None),
-        HumanTask.due_at > due,
-        sa.and_(HumanTask.due_at == due, same_due_later),
-    )
+_DATED_ORDER = (HumanTask.due_at, HumanTask.created_at, HumanTask.id)
+_UNDATED_ORDER = (HumanTask.created_at, HumanTask.id)
+
+
+def _row_after(columns, values):
+    """(a, b, ...) > (x, y, ...), the values bound with their columns' types (UTC times)."""
+    bound = (sa.literal(value, column.type) for value, column in zip(values, columns, strict=True))
+    return sa.tuple_(*columns) > sa.tuple_(*bound)
+
+
+def _page_rows(session, query, *, cursor, dated_range: list, undated: bool, wanted: int) -> list[HumanTask]:
+    """Up to `wanted` rows of `query` after the cursor, in (due_at nulls last, created_at, id)
+    order, in one statement of two limited range scans of the tab's index: the dated tasks,
+    then the undated ones. One scan under `due_at IS NULL OR (due_at, ...) > cursor` is no
+    range for any planner: it would walk every row before the cursor."""
+    due, created, task_id = _decode_cursor(cursor) if cursor else (None, None, None)
+    parts = []
+    if cursor is None or due is not None:
+        dated = query.where(HumanTask.due_at.is_not(None), *dated_range)
+        if cursor:
+            dated = dated.where(_row_after(_DATED_ORDER, (due, created, task_id)))
+        parts.append(dated.order_by(*_DATED_ORDER).limit(wanted))
+    if undated:
+        rest = query.where(HumanTask.due_at.is_(None))
+        if cursor and due is None:  # else the cursor is among the dated: every undated is after it
+            rest = rest.where(_row_after(_UNDATED_ORDER, (created, task_id)))
+        parts.append(rest.order_by(*_UNDATED_ORDER).limit(wanted))
+    if len(parts) < 2:
+        return list(session.scalars(parts[0])) if parts else []
+    both = sa.union_all(*(sa.select(part.subquery()) for part in parts)).subquery()
+    task = aliased(HumanTask, both)
+    order = (task.due_at.asc().nulls_last(), task.created_at, task.id)
+    return list(session.scalars(sa.select(task).order_by(*order).limit(wanted)))
 
 
 def inbox(
@@ -219,17 +246,12 @@ def inbox(
     now = now or utcnow()
     calendar = get_calendar(session=session)
     bounds = _DueBounds.at(calendar, now)
-    query = sa.select(HumanTask).where(_TAB_CONDITIONS[tab](user))
-    query = _filtered(session, query, filters or InboxFilters(), bounds)
-    if cursor:
-        query = query.where(_after(cursor))
-    query = query.order_by(
-        sa.case((HumanTask.due_at.is_(None), 1), else_=0),
-        HumanTask.due_at,
-        HumanTask.created_at,
-        HumanTask.id,
-    ).limit(limit + 1)
-    tasks = list(session.scalars(query))
+    filters = filters or InboxFilters()
+    dated_range, undated = _due_range(filters.due_state, bounds)
+    query = _filtered(session, sa.select(HumanTask).where(_TAB_CONDITIONS[tab](user)), filters)
+    tasks = _page_rows(
+        session, query, cursor=cursor, dated_range=dated_range, undated=undated, wanted=limit + 1
+    )
     more = len(tasks) > limit
     tasks = tasks[:limit]
     lefts = _days_left_all(calendar, [t.due_at for t in tasks], now)

@@ -388,7 +388,9 @@ def mark_overdue(*, session, ticket_id: int, instance_id: int, escalated_to: str
         return {"escalated": [], "to": escalated_to}
     ticket.overdue = True
     ticket.escalated_at = now
-    tasks = workflow.stamp_open_tasks(session=session, instance_id=instance_id, stamp="escalated_at", now=now)
+    tasks = workflow.stamp_open_tasks(
+        session=session, instance_id=instance_id, stamp="escalated_at", now=now, escalated_to=escalated_to
+    )
     record(
         session,
         session.get(ProcessInstance, instance_id),

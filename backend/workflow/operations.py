@@ -11,11 +11,20 @@ from backend.workflow.registry import OperationContext, operation
 from backend.workflow.service import stamp_open_tasks
 
 
-def _mark_open_tasks(ctx: OperationContext, element: str, *, stamp: str, kind: str, **detail) -> list[str]:
-    """Stamp the element's open tasks (reminded_at / escalated_at) and record it in history."""
+def _mark_open_tasks(
+    ctx: OperationContext, element: str, *, stamp: str, kind: str, escalated_to: str | None = None
+) -> list[str]:
+    """Stamp the element's open tasks (reminded_at / escalated_at) and record it in history;
+    stamping tells the people concerned (registry.on_tasks_marked)."""
     tasks = stamp_open_tasks(
-        session=ctx.session, instance_id=ctx.instance_id, stamp=stamp, now=ctx.now, element_id=element
+        session=ctx.session,
+        instance_id=ctx.instance_id,
+        stamp=stamp,
+        now=ctx.now,
+        element_id=element,
+        escalated_to=escalated_to,
     )
+    detail = {"escalated_to": escalated_to} if stamp == "escalated_at" else {}
     instance = ctx.session.get(ProcessInstance, ctx.instance_id)
     for task in tasks:
         record(

@@ -85,3 +85,47 @@ def on_task_completed(fn: TaskCompletedListener) -> TaskCompletedListener:
 
 def task_completed_listeners() -> tuple[TaskCompletedListener, ...]:
     return tuple(_TASK_COMPLETED)
+
+
+@dataclass(frozen=True)
+class OpenCause:
+    """Why an engine run (re)opened user tasks, when it is not the flow simply moving on:
+    kind "returned" (退回) or "withdrawn" (撤回), by whom and with what reason."""
+
+    kind: str
+    actor: str | None = None
+    reason: str | None = None
+
+
+# Called by host.save once per save that opened user tasks, after their human_task rows are
+# flushed: `fn(*, session, tasks, cause)` with the new rows and an OpenCause or None.
+# Domains tell people about their new work here (the inbox's notifications).
+TasksOpenedListener = Callable[..., None]
+_TASKS_OPENED: list[TasksOpenedListener] = []
+
+
+def on_tasks_opened(fn: TasksOpenedListener) -> TasksOpenedListener:
+    if fn not in _TASKS_OPENED:
+        _TASKS_OPENED.append(fn)
+    return fn
+
+
+def tasks_opened_listeners() -> tuple[TasksOpenedListener, ...]:
+    return tuple(_TASKS_OPENED)
+
+
+# Called by service.stamp_open_tasks when a time limit marks open tasks:
+# `fn(*, session, tasks, mark, escalated_to, now)`, mark "reminded" or "escalated";
+# `escalated_to` is the group or username the escalation goes to (None for reminders).
+TasksMarkedListener = Callable[..., None]
+_TASKS_MARKED: list[TasksMarkedListener] = []
+
+
+def on_tasks_marked(fn: TasksMarkedListener) -> TasksMarkedListener:
+    if fn not in _TASKS_MARKED:
+        _TASKS_MARKED.append(fn)
+    return fn
+
+
+def tasks_marked_listeners() -> tuple[TasksMarkedListener, ...]:
+    return tuple(_TASKS_MARKED)

@@ -167,6 +167,16 @@ def returnable_steps(*, session, task_id: str) -> list[HumanTask]:
     return [rows[i] for i in ids if i in rows]
 
 
+def task_data(*, session, task_id: str) -> dict[str, Any]:
+    """What the engine hands an open user task (its form starts from it), as plain JSON."""
+    task = _open_task(session, task_id)
+    run = load_run(host_context(session), session.get(ProcessInstance, task.instance_id))
+    try:
+        return json_safe(run.describe_user_task(task_id).data)
+    except TaskNotReady:
+        raise TaskAlreadyHandled(task_id) from None
+
+
 def return_task(*, session, task_id: str, to_task_id: str, actor: str, reason: str) -> ProcessInstance:
     """退回: send the instance back from this open task to an earlier user step, with reasons;
     the flow continues from there and the history keeps every step."""
