@@ -243,7 +243,18 @@ class ProcessRun:
         task = self._task(task_id)
         original = deepcopy(task.parent.data) if task.parent is not None else {}
         self._wf.reset_from_task_id(task.id, data={**original, **data})
+        self._forget_removed_event_tasks()
         return self.run()
+
+    def _forget_removed_event_tasks(self) -> None:
+        """A reset drops the tasks after its target from the tree but not from the top
+        workflow's event manager: a boundary timer of a dropped step would still be refreshed
+        on the next run and fail on its missing parent (AttributeError in _inherit_data)."""
+        workflows = {id(self._wf), *(id(sp) for sp in self._wf.subprocesses.values())}
+        manager = self._wf.event_manager
+        for task_id, task in list(manager.tasks.items()):
+            if id(task.workflow) not in workflows or task.workflow.tasks.get(task_id) is not task:
+                manager.remove_task(task)
 
     def update_task_data(self, task_id: str, data: dict[str, Any]) -> None:
         """Put host-computed values (e.g. a countersign tally) into a ready task before it runs."""
