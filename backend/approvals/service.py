@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from backend.approvals.models import ApprovalDocument, ApprovalNumberCounter, ApprovalOpinion, ApprovalRound
+from backend.files import access as file_access
 from backend.org import service as org
 from backend.org.models import User
 from backend.projects import service as projects
@@ -32,7 +33,10 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEPARTMENT_NAMES = {code: short for code, _name, short in org.DEPARTMENTS} | {"expert": "专家组"}
 # User tasks of the diagram carry the property `approvalStage`; it says what an opinion given
 # in that task is. Tasks without it are not approval steps and leave no opinion.
-STAGES = ("intake", "review", "expert", "applicant")
+STAGES = ("intake", "review", "head", "expert", "applicant")
+# A department head's signature of the reviewer's opinion: signed as it is (同意), or
+# overruled (不同意: the department's conclusion becomes the head's, the opposite one).
+HEAD_DECISIONS = ("signed", "overruled")
 
 
 class RoundNotOpen(LookupError):
@@ -57,13 +61,16 @@ def submit_application(*, session, data: dict[str, Any], applicant: User) -> Pro
         "project_id": project.id,
         "applicant": applicant.username,
     }
-    return workflow.start_instance(
+    instance = workflow.start_instance(
         session=session,
         process_key=PROCESS_KEY,
         data=process_data,
         business_key=project.code,
         started_by=applicant.username,
     )
+    # Everyone who takes part in the approval may read the documents from now on.
+    file_access.reference(session=session, instance_id=instance.id, data=process_data)
+    return instance
 
 
 # --- rounds --------------------------------------------------------------------------
@@ -102,6 +109,7 @@ def close_round(
     )
     if approval_round is None:
         raise RoundNotOpen(project.code, instance_id)
+    signatures = _head_signatures(session, approval_round.id)
     opinions = []
     for branch, result in round_results.items():
         result = result if isinstance(result, dict) else {}
@@ -111,6 +119,8 @@ def close_round(
             "decision": "approved" if result.get("approved") is True else "rejected",
             "opinion": _opinion_text(result.get("opinion")),
         }
+        if branch in signatures:
+            opinion.update(signatures[branch])
         if branch == "expert":
             # Experts sign individually; the applicant sees their opinions, not their names.
             opinion["votes"] = [
@@ -140,6 +150,26 @@ def close_round(
     }
     session.flush()
     return approval_round
+
+
+def _head_signatures(session, round_id: int) -> dict[str, dict]:
+    """Who signed each department's conclusion in this round, and when (the last signature
+    of a department counts: a withdrawn and re-given one replaces the first)."""
+    rows = session.execute(
+        sa.select(
+            ApprovalOpinion.department,
+            ApprovalOpinion.reviewer,
+            ApprovalOpinion.decided_at,
+            User.display_name,
+        )
+        .outerjoin(User, User.username == ApprovalOpinion.reviewer)
+        .where(ApprovalOpinion.round_id == round_id, ApprovalOpinion.decision.in_(HEAD_DECISIONS))
+        .order_by(ApprovalOpinion.decided_at, ApprovalOpinion.id)
+    ).all()
+    return {
+        department: {"signed_by": name or username or "", "signed_at": decided_at.isoformat()}
+        for department, username, decided_at, name in rows
+    }
 
 
 def rounds_of_project(*, session, project_id: int) -> list[ApprovalRound]:
@@ -204,7 +234,7 @@ def opinions_of_project(*, session, project_id: int) -> list[ApprovalOpinion]:
 
 def _round_of(session, project: Project, task: HumanTask, stage: str) -> int | None:
     rounds = sa.select(ApprovalRound.id).filter_by(project_id=project.id, instance_id=task.instance_id)
-    if stage in ("review", "expert"):
+    if stage in ("review", "head", "expert"):
         # Decided while its round was open (or by the decision that closed it).
         return session.scalar(rounds.order_by(ApprovalRound.round_no.desc()).limit(1))
     if stage == "applicant":
@@ -220,12 +250,16 @@ def _decision(stage: str, outcome: str | None) -> str:
         return "accepted" if outcome == "approved" else "returned"
     if stage == "applicant":
         return "resubmitted"
+    if stage == "head":
+        return "signed" if outcome == "approved" else "overruled"
     return outcome or "rejected"
 
 
 def _opinion_of(stage: str, outcome: str | None, data: dict[str, Any]) -> str:
     if stage == "applicant":
         return _opinion_text(data.get("revision_note"))
+    if stage == "head":
+        return _opinion_text(data.get("head_opinion"))
     text = _opinion_text(data.get("opinion"))
     if stage == "intake" and outcome != "approved":
         reasons = [r.strip() for r in data.get("return_reasons") or [] if isinstance(r, str) and r.strip()]

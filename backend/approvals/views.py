@@ -3,12 +3,15 @@ my applications, and see a project's rounds, opinions and issued 批复. Thin: t
 approvals/service.py, projects/service.py and forms/."""
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, has_request_context, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from backend.approvals import service
+from backend.approvals import resubmission, service, signing
 from backend.approvals.models import ApprovalDocument
 from backend.extensions import db
+from backend.files import access as file_access
 from backend.forms.parse import apply_row_action, parse_submission
 from backend.forms.schema import load_form
 from backend.forms.validate import validate
@@ -21,20 +24,22 @@ bp = Blueprint("approvals", __name__, template_folder="templates")
 
 FORM = "project_application.json"
 STATUS_LABELS = {
-    "draft": "草稿",
-    "applying": "审批中",
-    "returned": "退回补正",
-    "approved": "已批复",
-    "rejected": "未通过",
+    "draft": _l("草稿"),
+    "applying": _l("审批中"),
+    "returned": _l("退回补正"),
+    "approved": _l("已批复"),
+    "rejected": _l("未通过"),
 }
 DECISION_LABELS = {
-    "approved": "同意",
-    "rejected": "不同意",
-    "accepted": "受理",
-    "returned": "退回补正",
-    "resubmitted": "重新提交",
+    "approved": _l("同意"),
+    "rejected": _l("不同意"),
+    "accepted": _l("受理"),
+    "returned": _l("退回补正"),
+    "resubmitted": _l("重新提交"),
+    "signed": _l("负责人签署同意"),
+    "overruled": _l("负责人签署不同意"),
 }
-OUTCOME_LABELS = {"approved": "通过", "rejected": "未通过", None: "进行中"}
+OUTCOME_LABELS = {"approved": _l("通过"), "rejected": _l("未通过"), None: _l("进行中")}
 
 
 def _require_owner() -> None:
@@ -71,7 +76,11 @@ def submit_application():
     if apply_row_action(schema, data, request.form):
         db.session.commit()  # the files stored meanwhile stay referenced by the data
         return _render_form(data)
-    errors = {**validate(schema, data), **upload_errors}
+    errors = {
+        **validate(schema, data),
+        **file_access.unreferable(session=db.session, user=current_user, data=data),
+        **upload_errors,
+    }
     for error in validate_application(data, session=db.session, applicant=current_user):
         errors.setdefault(error.field.replace("[", ".").replace("]", "") or "_form", error.message)
     if errors:
@@ -83,7 +92,7 @@ def submit_application():
     except ApplicationInvalid as exc:  # taken meanwhile (e.g. the same code submitted twice)
         db.session.rollback()
         return _render_form(data, {e.field or "_form": e.message for e in exc.errors}, 422)
-    flash("申报已提交", "success")
+    flash(_("申报已提交"), "success")
     return redirect(url_for("approvals.application", code=instance.business_key))
 
 
@@ -158,9 +167,27 @@ def application(code):
         abort(404)
     if not _may_see(project):
         abort(403)
+    documents = list(
+        db.session.scalars(
+            sa.select(ProjectDocument)
+            .where(ProjectDocument.project_id == project.id)
+            .order_by(ProjectDocument.uploaded_at, ProjectDocument.id)
+        )
+    )
+    applicant_request = resubmission.open_request(session=db.session, project_code=project.code)
     return render_template(
         "approvals/detail.html",
         project=project,
+        applicant_request=applicant_request,
+        # The button to the 补正/修改 task, for whoever may handle it.
+        request_link=applicant_request is not None
+        and (
+            applicant_request.task.assignee == current_user.username
+            or applicant_request.task.candidate_group in current_user.groups
+        ),
+        readable_files=file_access.readable(
+            session=db.session, user=current_user, hashes={d.file_sha256 for d in documents}
+        ),
         status_labels=STATUS_LABELS,
         decision_labels=DECISION_LABELS,
         outcome_labels=OUTCOME_LABELS,
@@ -168,15 +195,61 @@ def application(code):
         rounds=service.rounds_of_project(session=db.session, project_id=project.id),
         opinions=service.opinions_of_project(session=db.session, project_id=project.id),
         steps=_open_steps([project.code]).get(project.code, []),
-        documents=list(
-            db.session.scalars(
-                sa.select(ProjectDocument)
-                .where(ProjectDocument.project_id == project.id)
-                .order_by(ProjectDocument.uploaded_at, ProjectDocument.id)
-            )
-        ),
+        documents=documents,
         document_kinds=DOCUMENT_KINDS,
         document=db.session.scalar(
             sa.select(ApprovalDocument).where(ApprovalDocument.project_id == project.id)
         ),
     )
+
+
+# --- 会签签署: the department heads' queue ------------------------------------------------------
+
+
+def sign_queue_badge() -> dict:
+    """`sign_queue_count` for the navigation's 待签署 link; only heads get it."""
+    if not has_request_context() or not current_user.is_authenticated or not signing.is_head(current_user):
+        return {}
+    return {"sign_queue_count": signing.queue_count(session=db.session, user=current_user)}
+
+
+def _render_sign_queue(*, results=None, remark: str = "", error: str | None = None, status: int = 200):
+    return (
+        render_template(
+            "approvals/sign_queue.html",
+            items=signing.sign_queue(session=db.session, user=current_user),
+            results=results or [],
+            remark=remark,
+            error=error,
+            decision_labels=DECISION_LABELS,
+        ),
+        status,
+    )
+
+
+@bp.get("/sign")
+@login_required
+def sign_queue():
+    if not signing.is_head(current_user):
+        abort(403)
+    return _render_sign_queue()
+
+
+@bp.post("/sign")
+@login_required
+def batch_sign():
+    """签署 one row (button `only`) or the checked rows (批量签署), all with 同意."""
+    if not signing.is_head(current_user):
+        abort(403)
+    remark = (request.form.get("remark") or "").strip()
+    only = request.form.get("only")
+    task_ids = [only] if only else request.form.getlist("task_id")
+    if not task_ids:
+        return _render_sign_queue(remark=remark, error=_("请先勾选要签署的事项"), status=422)
+    try:
+        results = signing.batch_sign(session=db.session, user=current_user, task_ids=task_ids, remark=remark)
+    except signing.SignRemarkInvalid as exc:
+        db.session.rollback()
+        return _render_sign_queue(remark=remark, error=exc.message, status=422)
+    db.session.commit()
+    return _render_sign_queue(results=results, remark="" if all(r.signed for r in results) else remark)

@@ -17,10 +17,13 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_login import current_user, login_required
 
+from backend.approvals import resubmission
 from backend.db import utcnow
 from backend.extensions import db
+from backend.files import access as file_access
 from backend.files.errors import FileRefused
 from backend.files.service import store
 from backend.forms.errors import FormError
@@ -46,34 +49,35 @@ TAB_LABELS = {
     "initiated": _l("我发起的"),
 }
 DUE_LABELS = {"on_time": _l("未到期"), "due_soon": _l("即将到期"), "overdue": _l("已超期")}
+# The history's verbs (context "history"): in English they differ from the buttons' words.
 EVENT_LABELS = {
-    "started": _l("发起流程"),
-    "task.ready": _l("到达"),
-    "task.completed": _l("办理"),
-    "task.cancelled": _l("取消"),
-    "task.failed": _l("执行失败"),
-    "task.returned": _l("退回"),
-    "task.withdrawn": _l("撤回"),
-    "task.held": _l("提交 (待后加签)"),
-    "task.signed": _l("加签签署"),
-    "timer.fired": _l("定时触发"),
-    "message.caught": _l("收到消息"),
-    "incident.opened": _l("出现异常"),
-    "incident.resolved": _l("异常已处理"),
-    "completed": _l("流程结束"),
-    "cancelled": _l("流程取消"),
+    "started": lazy_pgettext("history", "发起流程"),
+    "task.ready": lazy_pgettext("history", "到达"),
+    "task.completed": lazy_pgettext("history", "办理"),
+    "task.cancelled": lazy_pgettext("history", "取消"),
+    "task.failed": lazy_pgettext("history", "执行失败"),
+    "task.returned": lazy_pgettext("history", "退回"),
+    "task.withdrawn": lazy_pgettext("history", "撤回"),
+    "task.held": lazy_pgettext("history", "提交 (待后加签)"),
+    "task.signed": lazy_pgettext("history", "加签签署"),
+    "timer.fired": lazy_pgettext("history", "定时触发"),
+    "message.caught": lazy_pgettext("history", "收到消息"),
+    "incident.opened": lazy_pgettext("history", "出现异常"),
+    "incident.resolved": lazy_pgettext("history", "异常已处理"),
+    "completed": lazy_pgettext("history", "流程结束"),
+    "cancelled": lazy_pgettext("history", "流程取消"),
 }
 ACTION_LABELS = {
-    "claim": _l("签收"),
-    "unclaim": _l("取消签收"),
-    "transfer": _l("转办"),
-    "delegate": _l("委托"),
-    "delegate_return": _l("答复委托"),
-    "cc": _l("抄送"),
-    "urge": _l("催办"),
-    "add_sign": _l("加签"),
-    "remove_signer": _l("移除加签人"),
-    "sign": _l("签署"),
+    "claim": lazy_pgettext("history", "签收"),
+    "unclaim": lazy_pgettext("history", "取消签收"),
+    "transfer": lazy_pgettext("history", "转办"),
+    "delegate": lazy_pgettext("history", "委托"),
+    "delegate_return": lazy_pgettext("history", "答复委托"),
+    "cc": lazy_pgettext("history", "抄送"),
+    "urge": lazy_pgettext("history", "催办"),
+    "add_sign": lazy_pgettext("history", "加签"),
+    "remove_signer": lazy_pgettext("history", "移除加签人"),
+    "sign": lazy_pgettext("history", "签署"),
 }
 SUBMITTED = {
     "completed": _l("办理完成"),
@@ -216,6 +220,9 @@ def _history(task: HumanTask) -> list[dict]:
         data = detail.get("data") or {}
         note = detail.get("reason") or (data.get("opinion") if isinstance(data, dict) else None)
         decision = data.get("approved") if isinstance(data, dict) else None
+        if isinstance(data, dict) and not note:
+            note = data.get("revision_note")  # the applicant's 补正/修改 说明
+        reasons = data.get("return_reasons") if isinstance(data, dict) else None
         entries.append(
             {
                 "at": event.at,
@@ -227,6 +234,11 @@ def _history(task: HumanTask) -> list[dict]:
                 if isinstance(decision, bool)
                 else None,
                 "kind": event.kind,
+                # 补正事项 of an intake that returned the application, and the documents given.
+                "reasons": [r for r in reasons if isinstance(r, str) and r.strip()]
+                if isinstance(reasons, list) and data.get("accepted") is False
+                else [],
+                "files": _files_of(data) if event.kind in ("started", "task.completed") else [],
             }
         )
     for action in db.session.scalars(
@@ -246,6 +258,16 @@ def _history(task: HumanTask) -> list[dict]:
         )
     entries.sort(key=lambda e: e["at"])
     return entries
+
+
+def _files_of(data) -> list[dict]:
+    """The files form data refers to, once each: [{sha256, name}]."""
+    seen, files = set(), []
+    for _path, sha256, name in file_access.files_in(data):
+        if sha256 not in seen:
+            seen.add(sha256)
+            files.append({"sha256": sha256, "name": name or sha256[:12]})
+    return files
 
 
 def _position(task: HumanTask) -> dict:
@@ -276,15 +298,41 @@ def _completed_data(task: HumanTask) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+def _read_only_inputs(task: HumanTask, schema: dict | None) -> dict:
+    """The process's data for the read-only fields of an open task's form (e.g. the reviewer's
+    opinion a head signs): shown as given, whatever the rest of the form was filled from."""
+    from backend.forms.schema import resolve
+
+    properties = (schema or {}).get("properties") or {}
+    names = [n for n, f in properties.items() if isinstance(f, dict) and resolve(f, schema).get("readOnly")]
+    if not names or task.state != "open" or task.parent_task_id is not None:
+        return {}
+    try:
+        data = workflow.task_data(session=db.session, task_id=task.id)
+    except WorkflowError:
+        return {}
+    return {n: data[n] for n in names if n in data}
+
+
 def _render_task(task: HumanTask, *, values=None, errors=None, status: int = 200):
     me = current_user.username
     schema = _schema(task)
     editable = _editable(task)
+    # 补正/修改: the reasons go above the form, which starts from the application as last submitted.
+    applicant_request = resubmission.request_of_task(session=db.session, task=task)
+    if applicant_request is not None and schema is not None:
+        schema = resubmission.form_schema(schema)
     if values is None:
         draft = drafts.get_draft(session=db.session, task_id=task.id, user=me) if editable else None
-        values = draft.data if draft else _completed_data(task)
+        if draft:
+            values = draft.data
+        elif applicant_request is not None:
+            values = applicant_request.prefill
+        else:
+            values = _completed_data(task)
         if draft:
             flash(_("已恢复 %(time)s 保存的草稿", time=shanghai_time(draft.saved_at)), "info")
+    values = {**values, **_read_only_inputs(task, schema)}
     project = (
         db.session.scalar(sa.select(Project).where(Project.code == task.business_key))
         if task.business_key
@@ -307,6 +355,9 @@ def _render_task(task: HumanTask, *, values=None, errors=None, status: int = 200
     instance = db.session.get(ProcessInstance, task.instance_id)
     parent = db.session.get(HumanTask, task.parent_task_id) if task.parent_task_id else None
     held = add_sign.held_decision(session=db.session, task_id=(parent or task).id)
+    history = _history(task)
+    shown = {d.file_sha256 for d in documents} | {f["sha256"] for e in history for f in e.get("files", [])}
+    readable_files = file_access.readable(session=db.session, user=current_user, hashes=shown)
     return (
         render_template(
             "tasks/task.html",
@@ -334,7 +385,9 @@ def _render_task(task: HumanTask, *, values=None, errors=None, status: int = 200
             project=project,
             documents=documents,
             document_kinds=DOCUMENT_KINDS,
-            history=_history(task),
+            readable_files=readable_files,
+            applicant_request=applicant_request,
+            history=history,
             position=_position(task),
         ),
         status,
@@ -360,6 +413,9 @@ def store_form_uploads() -> tuple[dict, dict]:
             except FileRefused as exc:
                 errors[path] = str(exc)
                 continue
+            file_access.record_upload(
+                session=db.session, sha256=row.sha256, username=current_user.username, name=upload.filename
+            )
             stored.setdefault(path, []).append({"sha256": row.sha256, "name": upload.filename})
     return stored, errors
 
@@ -388,7 +444,11 @@ def submit_task(task_id):
         db.session.commit()
         flash(_("草稿已保存"), "success")
         return redirect(url_for("tasks.task_page", task_id=task_id))
-    errors = {**validate(schema, data), **upload_errors}
+    errors = {
+        **validate(schema, data),
+        **file_access.unreferable(session=db.session, user=current_user, data=data),
+        **upload_errors,
+    }
     if errors:
         db.session.commit()  # keep the files stored: the re-rendered form refers to them
         return _render_task(task, values=data, errors=errors, status=422)
