@@ -5,3 +5,4 @@ def init_app(app):
     from backend.approvals import demo, hooks, models, operations, views  # noqa: F401  (tables, operations, demo)
 
     app.register_blueprint(views.bp)
+    app.context_processor(views.sign_queue_badge)

@@ -1,6 +1,8 @@
-"""Demo approvals (`flask demo load`): four applications of the demo owner unit, one in each
-state a reviewer meets: just submitted, in parallel review with some branches decided,
-returned to the applicant with the round's opinions, and approved with its 批复.
+"""Demo approvals (`flask demo load`): five applications of the demo owner unit, one in each
+state a reviewer meets: just submitted, in parallel review with some branches decided (two of
+them waiting for their head's signature), every review given and waiting for the heads'
+signatures (会签签署, so fgw_head's queue has two to sign at once), returned to the applicant
+with the round's opinions, and approved with its 批复.
 
 Runs after the org loader and after `processes deploy` (make run does both first); without
 the demo people or the deployed diagram it creates nothing. Idempotent by 项目代码 (the
@@ -20,7 +22,13 @@ from backend.workflow.models import HumanTask
 
 DEPARTMENTS = ("fgw", "cz", "zj", "zrzy", "sthj")
 EXPERTS = ("expert1", "expert2", "expert3")
-PEOPLE = ("applicant", "fgw_window", *(f"{d}_reviewer" for d in DEPARTMENTS), *EXPERTS)
+PEOPLE = (
+    "applicant",
+    "fgw_window",
+    *(f"{d}_reviewer" for d in DEPARTMENTS),
+    *(f"{d}_head" for d in DEPARTMENTS),
+    *EXPERTS,
+)
 
 # code, name, region, total (yuan), funding, scale and content, state
 APPLICATIONS = (
@@ -56,12 +64,20 @@ APPLICATIONS = (
         "新建 36 班九年一贯制学校, 总建筑面积 5.2 万平方米。",
         "approved",
     ),
+    (
+        "2025-330106-48-01-00105E",
+        "杭州市西湖区三墩北单元保障性租赁住房项目",
+        "330106",
+        [("中央预算内资金", "25000000.00"), ("地方政府专项债券", "70000000.00"), ("企业自筹", "33600000.00")],
+        "新建保障性租赁住房 1260 套, 总建筑面积 9.8 万平方米, 配套地下车库及社区服务用房。",
+        "signing",
+    ),
 )
 
 
 @loader
 def load_approvals(*, session) -> int:
-    """项目申报与并联审批 (四个不同状态的申报)"""
+    """项目申报与并联审批 (五个不同状态的申报)"""
     people = {u.username: u for u in session.scalars(sa.select(User).where(User.username.in_(PEOPLE)))}
     if len(people) < len(PEOPLE) or people["applicant"].unit_id is None:
         return 0
@@ -122,6 +138,7 @@ def _advance(session, instance_id: int, state: str) -> None:
         {"accepted": True, "experts": list(EXPERTS), "opinion": "材料齐全, 予以受理"},
     )
     if state == "reviewing":
+        # 发改 and 住建 have reviewed; their heads have yet to sign (会签签署).
         _complete(session, instance_id, "review_fgw", "fgw_reviewer", {"approved": True, "opinion": "同意"})
         _complete(session, instance_id, "review_zj", "zj_reviewer", {"approved": True})
         _complete(
@@ -133,6 +150,16 @@ def _advance(session, instance_id: int, state: str) -> None:
             assignee="expert1",
         )
         return
+    if state == "signing":
+        for department, opinion in SIGNING_OPINIONS.items():
+            _complete(
+                session,
+                instance_id,
+                f"review_{department}",
+                f"{department}_reviewer",
+                {"approved": True, "opinion": opinion},
+            )
+        return
     for department in DEPARTMENTS:
         rejected = state == "returned" and department == "cz"
         decision = (
@@ -141,6 +168,7 @@ def _advance(session, instance_id: int, state: str) -> None:
             else {"approved": True}
         )
         _complete(session, instance_id, f"review_{department}", f"{department}_reviewer", decision)
+        _complete(session, instance_id, f"sign_{department}", f"{department}_head", {"head_approved": True})
     for expert in EXPERTS[:2]:
         _complete(
             session,
@@ -150,6 +178,15 @@ def _advance(session, instance_id: int, state: str) -> None:
             {"approved": True, "opinion": "同意"},
             assignee=expert,
         )
+
+
+SIGNING_OPINIONS = {
+    "fgw": "符合省重点建设项目布局, 同意",
+    "cz": "资金来源已落实, 同意",
+    "zj": "建设标准符合保障性住房规范, 同意",
+    "zrzy": "用地已纳入年度供地计划, 同意",
+    "sthj": "环评审查意见已落实, 同意",
+}
 
 
 def _complete(session, instance_id, element_id, actor, data, *, assignee=None) -> None:

@@ -45,7 +45,8 @@ class ApprovalOpinion(db.Model):
     # department code, "expert" for the panel; None for the applicant's own steps
     department: Mapped[str | None] = mapped_column(sa.String(20))
     reviewer: Mapped[str | None] = mapped_column(sa.String(60))
-    # approved | rejected (reviews, experts) ; accepted | returned (intake) ; resubmitted (applicant)
+    # approved | rejected (reviews, experts) ; signed | overruled (heads) ; accepted | returned
+    # (intake) ; resubmitted (applicant)
     decision: Mapped[str] = mapped_column(sa.String(20))
     opinion: Mapped[str] = mapped_column(sa.Text, default="")
     started_at: Mapped[object | None] = mapped_column(UTCDateTime)

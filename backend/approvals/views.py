@@ -12,6 +12,7 @@ from backend.approvals import resubmission, service, signing
 from backend.approvals.models import ApprovalDocument
 from backend.extensions import db
 from backend.files import access as file_access
+from backend.forms.choices import with_choices
 from backend.forms.parse import apply_row_action, parse_submission
 from backend.forms.schema import load_form
 from backend.forms.validate import validate
@@ -47,9 +48,13 @@ def _require_owner() -> None:
         abort(403)
 
 
+def _form(values: dict | None = None) -> dict:
+    return with_choices(load_form(FORM), session=db.session, user=current_user, values=values)
+
+
 def _render_form(values: dict, errors: dict | None = None, status: int = 200):
     return (
-        render_template("approvals/new.html", schema=load_form(FORM), values=values, errors=errors or {}),
+        render_template("approvals/new.html", schema=_form(values), values=values, errors=errors or {}),
         status,
     )
 
@@ -70,7 +75,7 @@ def new_application():
 @login_required
 def submit_application():
     _require_owner()
-    schema = load_form(FORM)
+    schema = _form()
     uploaded, upload_errors = store_form_uploads()
     data = parse_submission(schema, request.form, uploaded)
     if apply_row_action(schema, data, request.form):

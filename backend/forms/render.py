@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup, escape
 
 from backend.forms.schema import Condition, kind_of, layout_of, option_value, options_of, resolve, type_of
+from backend.i18n import gettext
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -104,6 +105,8 @@ class _Context:
     def field(
         self, node: dict, value, path: tuple, *, required: bool, required_when: Condition | None = None
     ) -> str:
+        if node.get("readOnly") and not self.readonly and value in (None, "", [], {}):
+            return ""  # earlier data to show, and there is none (e.g. a first submission)
         if self.readonly or node.get("readOnly"):
             return self.display_field(node, value, path)
         kind = kind_of(node, self.root)
@@ -146,11 +149,12 @@ class _Context:
     def label(self, node, path, required, required_when, *, for_: bool) -> str:
         title = escape(node.get("title") or path[-1])
         mark = ""
+        required_word = gettext("必填")  # outside the f-strings: babel extracts no call inside one
         if required:
-            mark = ' <span class="text-danger" title="必填">*</span>'
+            mark = f' <span class="text-danger"{_attrs(title=required_word)}>*</span>'
         elif required_when is not None:
             hidden = required_when.holds(self._parent_values(path)) is not True
-            mark = f' <span class="text-danger"{_attrs(data_show_when=required_when.attribute(), hidden=hidden, title="必填")}>*</span>'
+            mark = f' <span class="text-danger"{_attrs(data_show_when=required_when.attribute(), hidden=hidden, title=required_word)}>*</span>'
         target = f' for="{field_id(path)}"' if for_ else ""
         return f'<label class="form-label"{target} id="{field_id(path)}-label">{title}{mark}</label>'
 
@@ -232,7 +236,8 @@ class _Context:
     def w_select(self, node, value, path, *, error, required, help_id):
         cls = "form-select" + (" is-invalid" if error else "")
         current = option_value(value) if value is not None else None
-        options = ['<option value="">请选择</option>']
+        choose = gettext("请选择")
+        options = [f'<option value="">{escape(choose)}</option>']
         known = False
         for v, title in options_of(node) or []:
             selected = current is not None and option_value(v) == current
@@ -247,7 +252,7 @@ class _Context:
     def w_radio(self, node, value, path, *, error, required, help_id):
         current = option_value(value) if value is not None else None
         out = []
-        for i, (v, title) in enumerate(options_of(node) or [(True, "是"), (False, "否")]):
+        for i, (v, title) in enumerate(options_of(node) or [(True, gettext("是")), (False, gettext("否"))]):
             oid = f"{field_id(path)}-{i}"
             cls = "form-check-input" + (" is-invalid" if error else "")
             checked = current is not None and option_value(v) == current
@@ -293,16 +298,17 @@ class _Context:
         return "".join(out)
 
     def _row_buttons(self, path, index) -> str:
+        remove = gettext("删除")
         return (
             f"<button{_attrs(type='submit', name='_remove', value=dotted(path + (index,)), formnovalidate=True)} "
-            f'class="btn btn-sm btn-outline-danger" data-row-remove>删除</button>'
+            f'class="btn btn-sm btn-outline-danger" data-row-remove>{escape(remove)}</button>'
         )
 
     def _add_button(self, node, path) -> str:
-        title = node.get("title") or path[-1]
+        add = gettext("添加%(item)s", item=node.get("title") or path[-1])
         return (
             f"<button{_attrs(type='submit', name='_add', value=dotted(path), formnovalidate=True)} "
-            f'class="btn btn-sm btn-outline-primary" data-row-add>添加{escape(title)}</button>'
+            f'class="btn btn-sm btn-outline-primary" data-row-add>{escape(add)}</button>'
         )
 
     def _rows(self, node, value) -> list:
@@ -339,6 +345,7 @@ class _Context:
 
     def w_hashes(self, node, value, path, *, error, required, help_id):
         out = []
+        uploaded = gettext("已上传:")
         for i, item in enumerate(value if isinstance(value, list) else []):
             sub = path + (i,)
             item_error = self.error(sub)
@@ -353,7 +360,7 @@ class _Context:
                 f'<div class="invalid-feedback d-block">{escape(item_error)}</div>' if item_error else ""
             )
             out.append(
-                f'<div class="d-flex gap-2 align-items-center mb-2" data-row="{i}">{hidden}<span class="flex-grow-1">已上传: {shown}</span>{self._row_buttons(path, i)}</div>{feedback}'
+                f'<div class="d-flex gap-2 align-items-center mb-2" data-row="{i}">{hidden}<span class="flex-grow-1">{escape(uploaded)} {shown}</span>{self._row_buttons(path, i)}</div>{feedback}'
             )
         upload = _attrs(
             type="file",
@@ -404,14 +411,15 @@ class _Context:
         ]
         current = ""
         if value.get("sha256"):
-            current = f'<div class="form-text" data-file="{escape(value["sha256"])}">已上传: {escape(value.get("name") or value["sha256"][:12])}</div>'
+            uploaded = gettext("已上传:")
+            current = f'<div class="form-text" data-file="{escape(value["sha256"])}">{escape(uploaded)} {escape(value.get("name") or value["sha256"][:12])}</div>'
         bad = bool(error or sub_errors)
         upload = _attrs(
             type="file",
             id=f"{field_id(path)}-file",
             name=field_name(path + ("_file",)),
             class_="form-control" + (" is-invalid" if bad else ""),
-            aria_label="选择文件",
+            aria_label=gettext("选择文件"),
         )
         feedback = "".join(f'<div class="invalid-feedback d-block">{escape(m)}</div>' for m in sub_errors)
         return f"{inner}{hidden}{current}<input{upload}>{feedback}"
@@ -475,7 +483,7 @@ class _Context:
             local = datetime_local_text(value)
             return str(escape(local.replace("T", " ") if local else _text(value)))
         if isinstance(value, bool):
-            return "是" if value else "否"
+            return gettext("是") if value else gettext("否")
         return str(escape(_text(value)))
 
 

@@ -9,10 +9,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import contains_eager, selectinload
 
+from backend.forms.choices import choice_source
 from backend.org import regions
 from backend.org.credit_code import normalize_credit_code, validate_credit_code
 from backend.org.errors import RegionNotFound
-from backend.org.models import Department, Region, User
+from backend.org.models import Department, Region, Unit, User
 
 __all__ = [
     "DEPARTMENTS",
@@ -187,3 +188,13 @@ def _has_role(session, role: str):
         return sa.type_coerce(User.roles, postgresql.JSONB).contains([role])
     each = sa.func.json_each(User.roles).table_valued("value")
     return sa.exists().where(each.c.value == role)
+
+
+@choice_source("own_unit")
+def own_unit_choices(*, session, user, value) -> list[tuple[int, str]]:
+    """The applicant's own unit; and the unit a form already names, so others see its name."""
+    ids = [i for i in (getattr(user, "unit_id", None), value) if isinstance(i, int)]
+    if not ids:
+        return []
+    names = dict(session.execute(sa.select(Unit.id, Unit.name).where(Unit.id.in_(ids))).all())
+    return [(i, names[i]) for i in ids if i in names]

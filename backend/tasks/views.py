@@ -26,6 +26,7 @@ from backend.extensions import db
 from backend.files import access as file_access
 from backend.files.errors import FileRefused
 from backend.files.service import store
+from backend.forms.choices import with_choices
 from backend.forms.errors import FormError
 from backend.forms.parse import apply_row_action, parse_submission, upload_paths
 from backend.forms.schema import load_form
@@ -200,11 +201,11 @@ def _editable(task: HumanTask) -> bool:
         return False
 
 
-def _schema(task: HumanTask) -> dict | None:
+def _schema(task: HumanTask, values: dict | None = None) -> dict | None:
     if not task.form:
         return None
     try:
-        return load_form(task.form)
+        return with_choices(load_form(task.form), session=db.session, user=current_user, values=values)
     except FormError as exc:
         flash(str(exc), "danger")
         return None
@@ -218,8 +219,10 @@ def _history(task: HumanTask) -> list[dict]:
     ):
         detail = event.detail or {}
         data = detail.get("data") or {}
-        note = detail.get("reason") or (data.get("opinion") if isinstance(data, dict) else None)
-        decision = data.get("approved") if isinstance(data, dict) else None
+        data = data if isinstance(data, dict) else {}
+        # A head's signature decides in head_approved/head_opinion; the rest in approved/opinion.
+        note = detail.get("reason") or data.get("head_opinion") or data.get("opinion")
+        decision = data.get("head_approved", data.get("approved"))
         if isinstance(data, dict) and not note:
             note = data.get("revision_note")  # the applicant's 补正/修改 说明
         reasons = data.get("return_reasons") if isinstance(data, dict) else None
@@ -333,6 +336,8 @@ def _render_task(task: HumanTask, *, values=None, errors=None, status: int = 200
         if draft:
             flash(_("已恢复 %(time)s 保存的草稿", time=shanghai_time(draft.saved_at)), "info")
     values = {**values, **_read_only_inputs(task, schema)}
+    if schema is not None:  # options that depend on the values shown (a unit named by id)
+        schema = with_choices(schema, session=db.session, user=current_user, values=values)
     project = (
         db.session.scalar(sa.select(Project).where(Project.code == task.business_key))
         if task.business_key

@@ -104,11 +104,23 @@ class Flow:
             "fgw_window",
         )
 
-    def review(self, department: str, approved: bool = True, opinion: str | None = None) -> None:
+    def review(
+        self, department: str, approved: bool = True, opinion: str | None = None, *, sign: bool = True
+    ) -> None:
+        """The department's reviewer decides, then (unless `sign=False`) its head signs as is."""
         data = {"approved": approved}
         if opinion is not None or not approved:
             data["opinion"] = opinion or "不同意"
         self.complete(f"review_{department}", data, f"{department}_reviewer")
+        if sign:
+            self.sign(department)
+
+    def sign(self, department: str, agree: bool = True, opinion: str | None = None) -> None:
+        """The department head signs the reviewer's opinion (同意) or overrules it (不同意)."""
+        data = {"head_approved": agree}
+        if opinion is not None or not agree:
+            data["head_opinion"] = opinion or "不同意审查意见"
+        self.complete(f"sign_{department}", data, f"{department}_head")
 
     def expert(self, username: str, approved: bool = True, opinion: str = "") -> None:
         data = {"approved": approved, "opinion": opinion or ("同意" if approved else "技术方案论证不充分")}

@@ -80,10 +80,15 @@ def test_all_approve_issues_document_and_registers_project(flow, session):
     assert _opinions(session, project.id) == [
         ("intake", "fgw", "fgw_window", "accepted", "材料齐全, 予以受理"),
         ("review_fgw", "fgw", "fgw_reviewer", "approved", ""),
+        ("sign_fgw", "fgw", "fgw_head", "signed", ""),
         ("review_cz", "cz", "cz_reviewer", "approved", ""),
+        ("sign_cz", "cz", "cz_head", "signed", ""),
         ("review_zj", "zj", "zj_reviewer", "approved", ""),
+        ("sign_zj", "zj", "zj_head", "signed", ""),
         ("review_zrzy", "zrzy", "zrzy_reviewer", "approved", ""),
+        ("sign_zrzy", "zrzy", "zrzy_head", "signed", ""),
         ("review_sthj", "sthj", "sthj_reviewer", "approved", ""),
+        ("sign_sthj", "sthj", "sthj_head", "signed", ""),
         ("expert_review", "expert", "expert1", "approved", "同意"),
         ("expert_review", "expert", "expert2", "approved", "同意"),
     ]
@@ -213,6 +218,10 @@ def test_rejection_waits_for_all_branches_then_resubmission_passes(flow, session
         assert list(by_department) == ["fgw", "cz", "zj", "zrzy", "sthj", "expert"]
         assert by_department["cz"]["decision"] == "rejected"
         assert by_department["cz"]["opinion"] == "专项债额度未落实, 请明确资金来源"
+        # each department's conclusion is the one its head signed, and says who signed it
+        assert by_department["cz"]["signed_by"] == "czhead"
+        assert by_department["cz"]["signed_at"] == (MONDAY + timedelta(days=1)).isoformat()
+        assert "signed_by" not in by_department["expert"]
         assert by_department["sthj"]["opinion"] == "同意, 施工期注意扬尘控制"
         assert by_department["expert"]["decision"] == "approved"  # 2 of 3
         assert [v["opinion"] for v in by_department["expert"]["votes"]] == [
@@ -268,6 +277,7 @@ def test_rejection_waits_for_all_branches_then_resubmission_passes(flow, session
             ("review_zj", "approved"),
             ("review_zrzy", "approved"),
             ("review_sthj", "approved"),
+            *[(f"sign_{d}", "signed") for d in DEPARTMENTS],
             ("expert_review", "rejected"),
             ("expert_review", "approved"),
             ("expert_review", "approved"),
@@ -277,7 +287,9 @@ def test_rejection_waits_for_all_branches_then_resubmission_passes(flow, session
         ]
     )
     assert sorted(by_round[rounds[1].id]) == sorted(
-        [(f"review_{d}", "approved") for d in DEPARTMENTS] + [("expert_review", "approved")] * 2
+        [(f"review_{d}", "approved") for d in DEPARTMENTS]
+        + [(f"sign_{d}", "signed") for d in DEPARTMENTS]
+        + [("expert_review", "approved")] * 2
     )
     cz_round_1 = next(o for o in opinions if o.round_id == rounds[0].id and o.step == "review_cz")
     assert cz_round_1.opinion == "专项债额度未落实, 请明确资金来源"

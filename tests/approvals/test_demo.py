@@ -1,4 +1,4 @@
-"""The demo loader: four applications in four states, and nothing new on a second run."""
+"""The demo loader: five applications in five states, and nothing new on a second run."""
 
 import sqlalchemy as sa
 
@@ -29,7 +29,7 @@ def test_demo_loads_each_state_once(session, org, deployed):
     )
     session.commit()
 
-    assert load_approvals(session=session) == 4
+    assert load_approvals(session=session) == 5
     session.commit()
     statuses = dict(session.execute(sa.select(Project.code, Project.status)).all())
     assert statuses == {
@@ -37,6 +37,7 @@ def test_demo_loads_each_state_once(session, org, deployed):
         "2025-330108-48-01-00102B": "applying",
         "2025-330110-48-01-00103C": "returned",
         "2025-330105-48-01-00104D": "approved",
+        "2025-330106-48-01-00105E": "applying",
     }
     assert _open_steps(session, "2025-330106-48-01-00101A") == ["intake"]
     assert _open_steps(session, "2025-330108-48-01-00102B") == [
@@ -44,6 +45,13 @@ def test_demo_loads_each_state_once(session, org, deployed):
         "review_cz",
         "review_sthj",
         "review_zrzy",
+        "sign_fgw",
+        "sign_zj",
+    ]
+    # every review given: waiting for the five heads' signatures (and the experts)
+    assert _open_steps(session, "2025-330106-48-01-00105E") == [
+        "expert_review",
+        *(f"sign_{d}" for d in ("cz", "fgw", "sthj", "zj", "zrzy")),
     ]
     assert _open_steps(session, "2025-330110-48-01-00103C") == ["revise"]
     assert _open_steps(session, "2025-330105-48-01-00104D") == []
@@ -56,5 +64,5 @@ def test_demo_loads_each_state_once(session, org, deployed):
         session.scalar(
             sa.select(sa.func.count()).select_from(ProcessInstance).filter_by(process_key="project_approval")
         )
-        == 4
+        == 5
     )

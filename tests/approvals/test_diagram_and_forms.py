@@ -86,6 +86,8 @@ def test_every_time_limit_has_its_reminder_and_escalation():
         "review_zrzy": 7,
         "review_sthj": 10,
         "expert_review": 5,
+        # each department head signs the reviewer's opinion within 2 working days
+        **{f"sign_{d}": 2 for d in ("fgw", "cz", "zj", "zrzy", "sthj")},
     }
     flows = {f.get("sourceRef"): f.get("targetRef") for f in _all("bpmn:sequenceFlow")}
     for task_id, days in limited.items():
@@ -100,8 +102,11 @@ def test_every_time_limit_has_its_reminder_and_escalation():
             }
             assert params["element"] == f"'{task_id}'"
             timers[operator.get("id")] = (expression, params.get("to"))
-        department = _props(_one(f"bpmn:userTask[@id='{task_id}']"))["department"]
+        props = _props(_one(f"bpmn:userTask[@id='{task_id}']"))
+        department = props["department"]
         head = "fgw.head" if department == "expert" else f"{department}.head"
+        if props["approvalStage"] == "head":
+            head = "inspector"  # a head's own overdue signature goes to 督查
         assert timers == {
             "tasks.remind": (f"working_days_from_now({days - 1})", None),
             "tasks.escalate": (f"working_days_from_now({days})", f"'{head}'"),
@@ -159,6 +164,12 @@ def test_revise_form_carries_the_application_fields_unchanged():
         ("approval_review.json", {"approved": False, "opinion": "用地未落实"}, False),
         ("approval_expert.json", {"approved": False}, True),
         ("approval_expert.json", {"approved": True, "opinion": "同意"}, False),
+        ("approval_head_sign.json", {"head_approved": True}, False),
+        ("approval_head_sign.json", {"head_approved": True, "head_opinion": "请注意工期"}, False),
+        ("approval_head_sign.json", {}, True),
+        ("approval_head_sign.json", {"head_approved": False}, True),  # overruling needs an opinion
+        ("approval_head_sign.json", {"head_approved": False, "head_opinion": " "}, True),
+        ("approval_head_sign.json", {"head_approved": False, "head_opinion": "投资估算偏高"}, False),
     ],
 )
 def test_decision_forms(form, data, refused):

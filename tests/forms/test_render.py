@@ -183,6 +183,13 @@ def test_read_only_field_is_text_not_an_input():
     assert one(tree, '//output[@id="f-history"]').text_content() == "上轮<不同意>"
 
 
+def test_read_only_field_without_earlier_data_is_left_out_of_an_editable_form():
+    editable = doc(render_form(KINDS, values={}, errors={}))
+    assert not editable.xpath('//*[@id="f-history"]')
+    shown = doc(render_form(KINDS, values={}, errors={}, readonly=True))
+    assert shown.xpath('//output[@id="f-history"]')
+
+
 def test_whole_form_read_only():
     tree = doc(render_form(KINDS, values=FULL_VALUES, errors={}, readonly=True))
     assert not tree.xpath("//input | //select | //textarea | //button")
