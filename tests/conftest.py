@@ -9,6 +9,10 @@ from sqlalchemy import text
 
 from backend import create_app
 from backend.extensions import db
+from backend.i18n.catalogues import compile_stale
+
+# The .mo catalogues are build output (make translations): a plain pytest on a clean clone compiles them.
+compile_stale()
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

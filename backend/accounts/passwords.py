@@ -4,8 +4,10 @@ import string
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import lazy_gettext as _l
 
 from backend.accounts.errors import WeakPassword
+from backend.i18n import LazyJoin
 
 MIN_LENGTH = 8
 MIN_CLASSES = 3
@@ -16,24 +18,25 @@ _hasher = PasswordHasher()  # argon2id with the library's recommended (RFC 9106 
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 _CLASSES = (
-    ("小写字母", lambda c: c in string.ascii_lowercase),
-    ("大写字母", lambda c: c in string.ascii_uppercase),
-    ("数字", lambda c: c in string.digits),
-    ("符号", lambda c: not c.isalnum() and not c.isspace()),
+    (_l("小写字母"), lambda c: c in string.ascii_lowercase),
+    (_l("大写字母"), lambda c: c in string.ascii_uppercase),
+    (_l("数字"), lambda c: c in string.digits),
+    (_l("符号"), lambda c: not c.isalnum() and not c.isspace()),
 )
+_CLASS_NAMES = LazyJoin([name for name, _test in _CLASSES], _l("、"))
 
 
 def password_problems(password: str) -> list[str]:
-    """Every policy rule the password breaks (empty when it is acceptable), in Chinese."""
+    """Every policy rule the password breaks (empty when it is acceptable): lazy texts, Chinese
+    outside a request."""
     problems = []
     if len(password) < MIN_LENGTH:
-        problems.append(f"长度至少 {MIN_LENGTH} 位")
+        problems.append(_l("长度至少 %(n)s 位", n=MIN_LENGTH))
     if len(password) > MAX_LENGTH:
-        problems.append(f"长度不能超过 {MAX_LENGTH} 位")
+        problems.append(_l("长度不能超过 %(n)s 位", n=MAX_LENGTH))
     present = sum(1 for _name, test in _CLASSES if any(test(c) for c in password))
     if present < MIN_CLASSES:
-        names = "、".join(name for name, _test in _CLASSES)
-        problems.append(f"需包含{names}中的至少 {MIN_CLASSES} 类")
+        problems.append(_l("需包含%(classes)s中的至少 %(n)s 类", classes=_CLASS_NAMES, n=MIN_CLASSES))
     return problems
 
 

@@ -3,6 +3,7 @@
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from backend.accounts import service
@@ -12,7 +13,13 @@ from backend.extensions import db
 bp = Blueprint("accounts", __name__, template_folder="templates")
 
 # Reachable while an initial password is still in use; every other page sends the person to change it.
-_OPEN_WHILE_PASSWORD_MUST_CHANGE = {"accounts.change_password", "accounts.logout", "vendor.asset", "static"}
+_OPEN_WHILE_PASSWORD_MUST_CHANGE = {
+    "accounts.change_password",
+    "accounts.logout",
+    "vendor.asset",
+    "static",
+    "i18n.switch",
+}
 
 
 @bp.before_app_request
@@ -47,10 +54,13 @@ def login():
     except InvalidCredentials as exc:
         return render_template("accounts/login.html", username=username, error=str(exc)), 401
     db.session.commit()
-    session.clear()  # nothing from before sign-in carries over (session fixation)
+    language = session.get("lang")
+    session.clear()  # nothing from before sign-in carries over (session fixation)...
+    if language:
+        session["lang"] = language  # ...but the language chosen on the sign-in page
     login_user(user, remember=False)
     if user.must_change_password:
-        flash("首次登录请修改初始密码", "warning")
+        flash(_("首次登录请修改初始密码"), "warning")
         return redirect(url_for("accounts.change_password", next=_safe_next(request.args.get("next"))))
     return redirect(_safe_next(request.args.get("next")))
 
@@ -58,7 +68,7 @@ def login():
 @bp.post("/logout")
 def logout():
     logout_user()
-    flash("您已安全退出", "info")
+    flash(_("您已安全退出"), "info")
     return redirect(url_for("accounts.login"))
 
 
@@ -68,7 +78,7 @@ def change_password():
     if request.method == "GET":
         return render_template("accounts/password.html")
     if request.form.get("new_password", "") != request.form.get("confirm_password", ""):
-        return render_template("accounts/password.html", error="两次输入的新密码不一致"), 400
+        return render_template("accounts/password.html", error=_("两次输入的新密码不一致")), 400
     try:
         service.change_password(
             user=current_user,
@@ -78,7 +88,7 @@ def change_password():
     except AccountError as exc:
         return render_template("accounts/password.html", error=str(exc)), 400
     db.session.commit()
-    flash("密码已修改", "success")
+    flash(_("密码已修改"), "success")
     return redirect(_safe_next(request.args.get("next")))
 
 

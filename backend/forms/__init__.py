@@ -9,6 +9,10 @@ def init_app(app):
     from backend.forms.render import render_form
 
     app.jinja_env.globals["render_form"] = render_form
+    if "babel" not in app.extensions and "_" not in app.jinja_env.globals:
+        # An app without flask-babel: the macros' _() gives the Chinese text.
+        app.jinja_env.add_extension("jinja2.ext.i18n")
+        app.jinja_env.install_null_translations(newstyle=True)
     if "forms" not in app.blueprints:
         # No routes: the blueprint only puts templates/forms/ on the template path.
         app.register_blueprint(Blueprint("forms", __name__, template_folder="templates"))

@@ -38,7 +38,8 @@ def test_application_is_approved_and_its_document_issued(page, live_server, tmp_
     form = page.locator("form.task-form")
     form.get_by_label("项目名称").fill(NAME)
     form.get_by_label("项目代码").fill(CODE)
-    expect(form.get_by_label("建设单位")).not_to_have_value("")  # the applicant's own unit
+    # The applicant's own unit, by name and already chosen (x-choices "own_unit").
+    expect(form.get_by_label("杭州市城市建设投资集团有限公司")).to_be_checked()
     form.get_by_label("建设地点").fill("330106")
     form.get_by_label("所属行业").fill("城市基础设施")
     form.get_by_label("新建", exact=True).check()

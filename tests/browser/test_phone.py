@@ -69,6 +69,13 @@ def test_inbox_and_task_page_fit_a_phone(phone, live_server, screenshot):
     on_screen_and_tappable(page, form.get_by_role("button", name="提交", exact=True))
     on_screen_and_tappable(page, form.get_by_role("button", name="保存草稿"))
     on_screen_and_tappable(page, form.get_by_role("radiogroup").get_by_text("同意", exact=True))
+    # forms.js: choosing 不同意 shows at once that an opinion is then required, and 同意 hides it.
+    required_mark = form.locator('[data-field="opinion"] [data-show-when]')
+    expect(required_mark).to_be_hidden()
+    form.get_by_role("radiogroup").get_by_text("不同意", exact=True).click()
+    expect(required_mark).to_be_visible()
+    form.get_by_role("radiogroup").get_by_text("同意", exact=True).click()
+    expect(required_mark).to_be_hidden()
 
     page.goto(f"{live_server.url}/inbox")
     row = page.locator("tbody tr").filter(has_text="财政审查").first
