@@ -47,7 +47,8 @@ class ProcessInstance(db.Model):
     __tablename__ = "process_instance"
     __table_args__ = (
         sa.Index("ix_process_instance_key_state", "process_key", "state"),
-        sa.Index("ix_process_instance_started_by", "started_by"),
+        # 我发起的: the instances of a starter still going, read from the index alone.
+        sa.Index("ix_process_instance_started_by", "started_by", "state", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -76,10 +77,24 @@ class HumanTask(db.Model):
 
     __tablename__ = "human_task"
     __table_args__ = (
-        # Inbox tabs: keyset order (due_at, created_at, id) inside each filter.
-        sa.Index("ix_human_task_group_open", "state", "candidate_group", "due_at", "created_at", "id"),
-        sa.Index("ix_human_task_done_by", "completed_by", "completed_at"),
-        sa.Index("ix_human_task_assignee_open", "state", "assignee", "due_at"),
+        # Inbox tabs: the tab's equality columns, then the keyset order (due_at, created_at,
+        # id), so that a page is a limited range scan (tasks/service.py _page_rows).
+        sa.Index(
+            "ix_human_task_group_open", "state", "candidate_group", "assignee", "due_at", "created_at", "id"
+        ),
+        sa.Index("ix_human_task_done_by", "completed_by", "due_at", "created_at", "id"),
+        # Partial: an unclaimed task is no one's, and without the NULLs SQLite (which does not
+        # know how many there are) cannot pick this index for the group tab's `assignee IS NULL`.
+        sa.Index(
+            "ix_human_task_assignee_open",
+            "state",
+            "assignee",
+            "due_at",
+            "created_at",
+            "id",
+            sqlite_where=sa.text("assignee IS NOT NULL"),
+            postgresql_where=sa.text("assignee IS NOT NULL"),
+        ),
         sa.Index("ix_human_task_instance_state", "instance_id", "state"),
     )
 

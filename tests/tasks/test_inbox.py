@@ -200,3 +200,97 @@ def test_days_left_agrees_with_the_calendar_over_a_year(world, session):
         expected.append(min(left, -1) if due <= NOW else left)
     assert service._days_left_all(calendar, dues, NOW) == expected
     assert service.days_left(calendar=calendar, due_at=dues[0], now=NOW) == expected[0] < -100
+
+
+def test_days_left_over_years_with_holidays_in_each(world, session):
+    """已办 pages span years: the count without walking the days still equals the calendar's."""
+    from backend.workdays.service import get_calendar
+
+    for year in (2023, 2024, 2025, 2026):
+        for day in range(1, 8):
+            set_day(session=session, day=date(year, 10, day), is_workday=False, name="国庆节")
+        set_day(session=session, day=date(year, 9, 27), is_workday=True, name="调休上班")  # any weekday
+    set_day(session=session, day=date(2024, 9, 28), is_workday=True, name="调休上班")  # a Saturday
+    calendar = get_calendar(session=session)
+    dues = [NOW - timedelta(days=d, hours=h) for d in range(0, 3 * 365, 11) for h in (0, 17)]
+    dues += [NOW + timedelta(days=d) for d in (1, 40, 400)]
+    expected = []
+    for due in dues:
+        left = calendar.working_days_between(NOW, due - timedelta(microseconds=1))
+        expected.append(min(left, -1) if due <= NOW else left)
+    assert service._days_left_all(calendar, dues, NOW) == expected
+    assert min(expected) < -700
+
+
+def test_keyset_pages_under_a_due_filter_cross_from_dated_to_undated(world, session):
+    """on_time = due later than soon, or undated: page by page, in order, the dated first."""
+    me = world.user("li", department=world.fgw)
+    later = [world.task(assignee="li", due_at=NOW + timedelta(days=10 + i)) for i in range(3)]
+    world.task(assignee="li", due_at=NOW + timedelta(hours=1))  # due soon: not on time
+    world.task(assignee="li", due_at=NOW - timedelta(days=1))  # overdue
+    undated = [world.task(assignee="li", created_at=NOW + timedelta(minutes=i)) for i in range(3)]
+
+    def pages(due_state):
+        seen, cursor = [], None
+        for _ in range(10):  # a cursor that does not advance must fail, not hang
+            page = service.my_tasks(
+                session=session,
+                user=me,
+                filters=InboxFilters(due_state=due_state),
+                cursor=cursor,
+                limit=2,
+                now=NOW,
+            )
+            seen += ids(page)
+            if page.next_cursor is None:
+                return seen
+            cursor = page.next_cursor
+        raise AssertionError(f"no last page: {seen}")
+
+    assert pages("on_time") == [t.id for t in later + undated]
+    assert pages(None)[-3:] == [t.id for t in undated]
+    # A cursor among the undated never brings back a dated task, nor one under a filter
+    # that has no undated tasks.
+    first = service.my_tasks(
+        session=session, user=me, filters=InboxFilters(due_state="on_time"), limit=4, now=NOW
+    )
+    assert ids(first)[-1] == undated[0].id
+    rest = service.my_tasks(
+        session=session, user=me, filters=InboxFilters(due_state="on_time"), cursor=first.next_cursor, now=NOW
+    )
+    assert ids(rest) == [undated[1].id, undated[2].id]
+    assert (
+        service.my_tasks(
+            session=session,
+            user=me,
+            filters=InboxFilters(due_state="overdue"),
+            cursor=first.next_cursor,
+            now=NOW,
+        ).rows
+        == []
+    )
+
+
+def test_initiated_reads_only_instances_still_going(world, session):
+    """A finished instance has no open task (host.save closes them), so the tab and its count
+    do not look at them: a stray open row of one stays out."""
+    me = world.user("li", department=world.fgw)
+    going = world.task(instance=world.instance(started_by="li"), assignee="zhao")
+    finished = world.instance(started_by="li")
+    finished.state = "completed"
+    world.task(instance=finished, assignee="zhao")
+    assert ids(service.initiated_by_me(session=session, user=me, now=NOW)) == [going.id]
+    assert service.tab_counts(session=session, user=me)["initiated"] == 1
+
+
+def test_counts_for_someone_without_groups(world, session):
+    applicant = world.user("applicant", roles=())
+    world.task(instance=world.instance(started_by="applicant"), group="fgw.reviewer")
+    world.task(instance=world.instance(started_by="wang"), group="")  # "" is no group of anyone
+    assert service.tab_counts(session=session, user=applicant) == {
+        "mine": 0,
+        "group": 0,
+        "done": 0,
+        "copied": 0,
+        "initiated": 1,
+    }
