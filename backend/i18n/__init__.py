@@ -14,6 +14,7 @@ from flask import (
     Blueprint,
     Flask,
     current_app,
+    g,
     has_app_context,
     has_request_context,
     redirect,
@@ -70,6 +71,15 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai")
     babel.init_app(app, locale_selector=select_locale)
+    # flask-babel resolves the catalogue again on every _() (about 25 µs; an inbox page makes
+    # ~170 calls): templates look it up once per request and locale instead.
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: _request_translations().ugettext(s),
+        ngettext=lambda s, p, n: _request_translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: _request_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: _request_translations().unpgettext(c, s, p, n),
+    )
     app.register_blueprint(bp)
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["current_language"] = current_language
@@ -77,6 +87,18 @@ def init_app(app: Flask) -> None:
     for language, po, mo in catalogue_files():
         if is_stale(po, mo):
             log.warning("%s 的界面翻译未编译或已过期: 运行 make translations (%s)", language, mo)
+
+
+def _request_translations():
+    """The catalogue of this request's locale, kept on `g` with the locale it was for (a
+    language switch in the same context gets a new one)."""
+    if not has_request_context():
+        return flask_babel.get_translations()
+    locale = flask_babel.get_locale()
+    cached = g.get("_i18n_translations")
+    if cached is None or cached[0] is not locale:
+        cached = g._i18n_translations = (locale, flask_babel.get_translations())
+    return cached[1]
 
 
 def gettext(string: str, **variables) -> str:
