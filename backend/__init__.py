@@ -45,8 +45,10 @@ def _register_domains(app: Flask) -> None:
     from backend import (
         accounts,
         approvals,
+        cockpit,
         contracts,
         demo,
+        designer,
         files,
         forms,
         health,
@@ -67,6 +69,7 @@ def _register_domains(app: Flask) -> None:
     jobs.init_app(app)
     workdays.init_app(app)
     workflow.init_app(app)
+    designer.init_app(app)
     files.init_app(app)
     forms.init_app(app)
     # Business domains
@@ -78,6 +81,8 @@ def _register_domains(app: Flask) -> None:
     # Contracts before tickets: demo tickets are dispatched to a demo contract's contractor.
     contracts.init_app(app)
     tickets.init_app(app)
+    # Operations: the cockpit over every process's instances.
+    cockpit.init_app(app)
     # Start-up
     demo.init_app(app)
     serve.init_app(app)

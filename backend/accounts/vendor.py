@@ -22,6 +22,21 @@ ASSETS = {
     "bootstrap/bootstrap.min.css.map": ("bootstrap", "dist/css/bootstrap.min.css.map"),
     "bootstrap/bootstrap.bundle.min.js": ("bootstrap", "dist/js/bootstrap.bundle.min.js"),
     "bootstrap/bootstrap.bundle.min.js.map": ("bootstrap", "dist/js/bootstrap.bundle.min.js.map"),
+    # bpmn-js Modeler (the process designer); bpmn.css finds its fonts at ../font/.
+    "bpmn-js/bpmn-modeler.production.min.js": ("bpmn-js", "dist/bpmn-modeler.production.min.js"),
+    "bpmn-js/diagram-js.css": ("bpmn-js", "dist/assets/diagram-js.css"),
+    "bpmn-js/bpmn-js.css": ("bpmn-js", "dist/assets/bpmn-js.css"),
+    "bpmn-js/bpmn-font/css/bpmn.css": ("bpmn-js", "dist/assets/bpmn-font/css/bpmn.css"),
+    "bpmn-js/bpmn-font/font/bpmn.woff2": ("bpmn-js", "dist/assets/bpmn-font/font/bpmn.woff2"),
+    "bpmn-js/bpmn-font/font/bpmn.woff": ("bpmn-js", "dist/assets/bpmn-font/font/bpmn.woff"),
+    "bpmn-js/bpmn-font/font/bpmn.ttf": ("bpmn-js", "dist/assets/bpmn-font/font/bpmn.ttf"),
+    "bpmn-js/bpmn-font/font/bpmn.eot": ("bpmn-js", "dist/assets/bpmn-font/font/bpmn.eot"),
+    "bpmn-js/bpmn-font/font/bpmn.svg": ("bpmn-js", "dist/assets/bpmn-font/font/bpmn.svg"),
+    # The cockpit's instance diagram (read-only, zoom and pan; shares the css above).
+    "bpmn-js/bpmn-navigated-viewer.production.min.js": (
+        "bpmn-js",
+        "dist/bpmn-navigated-viewer.production.min.js",
+    ),
 }
 
 

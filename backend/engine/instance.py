@@ -279,6 +279,40 @@ class ProcessRun:
     def cancel(self) -> None:
         self._wf.cancel()
 
+    # -- operator repair (cockpit) --------------------------------------------------
+    _ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.ERROR | TaskState.STARTED
+
+    def _active_tasks(self) -> list:
+        tasks = [
+            t
+            for workflow in (self._wf, *self._wf.subprocesses.values())
+            for t in workflow.tasks.values()
+            if t.state & self._ACTIVE
+        ]
+        return sorted(tasks, key=lambda t: t.last_state_change)
+
+    def variables(self) -> dict[str, Any]:
+        """What the instance knows now: the workflow data overlaid with the data of the tasks
+        still to run (scripts write task data, not workflow data). The final output once completed."""
+        if self._wf.is_completed():
+            return dict(self.data)
+        merged = dict(self._wf.data)
+        for task in self._active_tasks():
+            merged.update(task.data)
+        return merged
+
+    def set_variable(self, name: str, value: Any) -> Any:
+        """Operator repair: set a top-level variable where later steps read it (the workflow
+        data and every task not yet run: a gateway or script downstream inherits from them).
+        Returns the old value (None when absent)."""
+        if self._wf.is_completed():
+            raise TaskNotReady(name)
+        old = self.variables().get(name)
+        self._wf.data[name] = deepcopy(value)
+        for task in self._active_tasks():
+            task.data[name] = deepcopy(value)
+        return old
+
     # -- projections ----------------------------------------------------------------
     def snapshot(self) -> Snapshot:
         """Everything the host projects after a run, from one walk of the task tree."""

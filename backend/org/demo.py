@@ -50,6 +50,7 @@ PEOPLE = (
     ("contractor", "刘洋", None, CONTRACTOR_UNIT, "330000", ["contractor"]),
     ("supervisor", "黄磊", None, SUPERVISOR_UNIT, "330100", ["supervisor"]),
     ("designer", "徐静", None, None, "330000", ["designer"]),
+    ("operator", "马骏", None, None, "330000", ["operator"]),
     ("admin", "系统管理员", None, None, "330000", ["admin"]),
 )
 

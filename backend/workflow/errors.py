@@ -66,3 +66,15 @@ class NotAnEngineTask(WorkflowError):
 
     def __init__(self, task_id: str):
         super().__init__("这是加签任务, 只能签署意见", task_id=task_id)
+
+
+class InstanceSuspended(WorkflowError):
+    """An operator suspended the instance (挂起): nothing moves until it is resumed."""
+
+    def __init__(self, instance_id: int):
+        super().__init__("流程实例已挂起, 暂不能办理; 请联系运维人员恢复后再试", instance_id=instance_id)
+
+
+class VariableNotEditable(WorkflowError):
+    def __init__(self, instance_id: int, reason: str = "变量名无效"):
+        super().__init__(reason, instance_id=instance_id)

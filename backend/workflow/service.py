@@ -22,14 +22,18 @@ from backend.workflow.errors import (
     CannotWithdraw,
     IncidentNotFound,
     InstanceNotActive,
+    InstanceNotFound,
+    InstanceSuspended,
     NotAnEngineTask,
     ProcessNotFound,
     ReasonRequired,
     TaskAlreadyHandled,
     TaskNotFound,
+    VariableNotEditable,
 )
-from backend.workflow.host import host_context, json_safe, load_run, lock_instance, new_run, record, save
+from backend.workflow.host import host_context, json_safe, load_run, lock_instance, log, new_run, record, save
 from backend.workflow.models import (
+    Event,
     HumanTask,
     Incident,
     MessageWait,
@@ -220,6 +224,8 @@ def withdraw_task(*, session, task_id: str, actor: str, reason: str) -> ProcessI
     if task.state != "completed" or task.completed_by != actor:
         raise CannotWithdraw(task_id, "只能撤回本人办理的任务")
     instance = lock_instance(session, task.instance_id)
+    if instance.state == "suspended":
+        raise InstanceSuspended(instance.id)
     ctx = host_context(session, actor=actor)
     run = load_run(ctx, instance)
     try:
@@ -295,6 +301,8 @@ def _lock_open_task(session, task_id: str) -> tuple[HumanTask, ProcessInstance]:
         raise TaskAlreadyHandled(task_id)
     if task.parent_task_id is not None:
         raise NotAnEngineTask(task_id)
+    if instance.state == "suspended":
+        raise InstanceSuspended(instance.id)
     if instance.state not in ("running", "incident"):
         raise InstanceNotActive(instance.id, instance.state)
     return task, instance
@@ -329,6 +337,10 @@ def correlate_message(
         waits = waits.filter_by(correlation_key=str(correlation_key))
     for instance_id in session.scalars(waits).all():
         instance = lock_instance(session, instance_id)
+        if instance.state == "suspended":
+            # The wait stays: the sender may send again after the operator resumes.
+            log.warning("message %s not delivered: instance %s is suspended", name, instance.id)
+            continue
         if instance.state not in ("running", "incident"):
             continue
         ctx = host_context(session, actor=actor)
@@ -391,7 +403,8 @@ def schedule_due_timers(*, session, now: datetime | None = None, limit: int = 10
     now = now or utcnow()
     due = session.execute(
         sa.select(Timer.instance_id, Timer.due_at)
-        .where(Timer.due_at < now)
+        .join(ProcessInstance, ProcessInstance.id == Timer.instance_id)
+        .where(Timer.due_at < now, ProcessInstance.state != "suspended")
         .order_by(Timer.due_at)
         .limit(limit)
     ).all()
@@ -426,6 +439,8 @@ def retry_incident(*, session, incident_id: int, actor: str) -> Incident:
     incident = session.get(Incident, incident_id)
     if incident is None or incident.state != "open":
         raise IncidentNotFound(incident_id)
+    if session.get(ProcessInstance, incident.instance_id).state == "suspended":
+        raise InstanceSuspended(incident.instance_id)
     if incident.kind == "task_error" and incident.task_id:
         retry_task(
             session=session,
@@ -475,5 +490,116 @@ def cancel_instance(*, session, instance_id: int, actor: str, reason: str) -> Pr
     instance.state = "cancelled"
     instance.completed_at = ctx.now
     record(session, instance, "cancelled", actor=actor, reason=reason)
+    save(ctx, instance, run, [], actor=actor)
+    return instance
+
+
+# -- operator repair (the cockpit) ---------------------------------------------------
+
+
+def suspend_instance(*, session, instance_id: int, actor: str, reason: str) -> ProcessInstance:
+    """挂起: timers do not fire, tasks cannot be completed and messages are not delivered
+    until resumed. The engine state is untouched."""
+    if not (reason or "").strip():
+        raise ReasonRequired()
+    instance = lock_instance(session, instance_id)
+    if instance.state not in ("running", "incident"):
+        raise InstanceNotActive(instance.id, instance.state)
+    previous = instance.state
+    instance.state, instance.updated_at = "suspended", utcnow()
+    record(session, instance, "suspended", actor=actor, reason=reason.strip(), previous=previous)
+    session.flush()
+    return instance
+
+
+def resume_instance(*, session, instance_id: int, actor: str, reason: str = "") -> ProcessInstance:
+    """恢复: back to running (or incident while an incident is open); a timer that came due
+    meanwhile fires on the scheduler's next scan."""
+    instance = lock_instance(session, instance_id)
+    if instance.state != "suspended":
+        raise InstanceNotActive(instance.id, instance.state)
+    open_incidents = session.scalar(
+        sa.select(sa.func.count()).select_from(Incident).filter_by(instance_id=instance.id, state="open")
+    )
+    instance.state = "incident" if open_incidents else "running"
+    instance.updated_at = utcnow()
+    record(session, instance, "resumed", actor=actor, reason=(reason or "").strip(), state=instance.state)
+    _requeue_skipped_retries(session, instance)
+    session.flush()
+    return instance
+
+
+def _requeue_skipped_retries(session, instance: ProcessInstance) -> None:
+    """An automatic retry that came due while suspended did nothing (retry_task skips a
+    suspended instance): a failed task without an open incident gets its retry again."""
+    run = load_run(host_context(session), instance)
+    with_incident = set(
+        session.scalars(sa.select(Incident.task_id).filter_by(instance_id=instance.id, state="open"))
+    )
+    for task_id in run.errored_tasks():
+        if task_id in with_incident:
+            continue
+        failed = session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Event)
+            .filter_by(instance_id=instance.id, task_id=task_id, kind="task.failed")
+        )
+        jobs.enqueue(
+            session=session,
+            actor="workflow.retry_task",
+            payload={"instance_id": instance.id, "task_id": task_id, "attempt": failed + 1},
+            idempotency_key=f"resume-retry:{task_id}:{failed + 1}:{instance.lock_version}",
+        )
+
+
+def inspect_instance(*, session, instance_id: int) -> dict[str, Any]:
+    """Read-only look into the engine: top-level data (plain JSON), every waiting timer
+    (the timer table keeps only the next one) and the elements passed (service and script
+    tasks, gateways, events leave no history row of their own)."""
+    instance = session.get(ProcessInstance, instance_id)
+    if instance is None:
+        raise InstanceNotFound(instance_id)
+    run = load_run(host_context(session), instance)
+    timers = [] if instance.state in ("completed", "cancelled") else run.waiting_timers()
+    return {
+        "variables": json_safe(run.variables()),
+        "completed_elements": sorted(e for e, state in run.task_states().items() if state == "COMPLETED"),
+        "timers": sorted(
+            ({"element_id": t.element_id, "due_at": t.due_at} for t in timers), key=lambda t: t["due_at"]
+        ),
+    }
+
+
+def instance_variables(*, session, instance_id: int) -> dict[str, Any]:
+    """Read-only: the instance's current top-level data, as plain JSON."""
+    return inspect_instance(session=session, instance_id=instance_id)["variables"]
+
+
+def set_instance_variable(
+    *, session, instance_id: int, name: str, value: Any, actor: str, reason: str
+) -> ProcessInstance:
+    """Operator repair: change one top-level variable, with a reason; the history keeps the
+    old and the new value."""
+    if not (reason or "").strip():
+        raise ReasonRequired()
+    name = (name or "").strip()
+    if not name.isidentifier():
+        raise VariableNotEditable(instance_id, "变量名须为字母、数字或下划线组成的标识符")
+    instance = lock_instance(session, instance_id)
+    if instance.state in ("completed", "cancelled"):
+        raise InstanceNotActive(instance.id, instance.state)
+    ctx = host_context(session, actor=actor)
+    run = load_run(ctx, instance)
+    old = run.set_variable(name, copy.deepcopy(value))
+    record(
+        session,
+        instance,
+        "variable.changed",
+        actor=actor,
+        name=name,
+        old=old,
+        new=value,
+        reason=reason.strip(),
+    )
     save(ctx, instance, run, [], actor=actor)
     return instance

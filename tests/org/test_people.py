@@ -13,7 +13,7 @@ DEMO_USERNAMES = {
     "applicant", "fgw_window", "fgw_reviewer", "fgw_head", "cz_reviewer", "cz_head", "cz_finance",
     "zj_reviewer", "zj_head", "zrzy_reviewer", "zrzy_head", "sthj_reviewer", "sthj_head",
     *(f"expert{i}" for i in range(1, 8)),
-    "inspector", "contractor", "supervisor", "designer", "admin",
+    "inspector", "contractor", "supervisor", "designer", "operator", "admin",
 }  # fmt: skip
 
 
@@ -31,14 +31,14 @@ def names(users):
 
 def test_loader_is_registered_and_idempotent(session):
     assert load_org in demo.LOADERS
-    assert load_org(session=session) == 102 + 6 + 6 + 25
+    assert load_org(session=session) == 102 + 6 + 6 + 26
     session.commit()
     assert load_org(session=session) == 0
     session.commit()
     counts = [
         session.scalar(sa.select(sa.func.count()).select_from(m)) for m in (Region, Department, Unit, User)
     ]
-    assert counts == [102, 6, 6, 25]
+    assert counts == [102, 6, 6, 26]
 
 
 def test_departments(session, org):

@@ -1,0 +1,190 @@
+"""Cockpit pages (运维监控台): operators and admins only. Thin: queries in cockpit/service.py,
+actions in workflow/service.py."""
+
+import json
+import logging
+from datetime import date
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from backend.cockpit import service
+from backend.extensions import db
+from backend.workflow import service as workflow
+from backend.workflow.errors import WorkflowError
+from backend.workflow.host import record
+from backend.workflow.models import Incident, ProcessInstance
+
+bp = Blueprint("cockpit", __name__, url_prefix="/cockpit", template_folder="templates")
+log = logging.getLogger("backend.cockpit")
+
+OPERATOR_ROLES = {"operator", "admin"}
+
+
+@bp.app_template_filter("cockpit_json")
+def cockpit_json(value, indent: int | None = None) -> str:
+    """JSON as people read it: Chinese as is, not \\u escapes (autoescaping still applies)."""
+    return json.dumps(value, ensure_ascii=False, indent=indent, default=str)
+
+
+@bp.before_request
+@login_required
+def _operators_only():
+    if not OPERATOR_ROLES & set(current_user.roles or []):
+        abort(403)
+
+
+def _date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+@bp.get("/instances")
+def instances():
+    args = request.args
+    filters = service.InstanceFilter(
+        process_key=args.get("process_key") or None,
+        version=_int(args.get("version")),
+        state=args.get("state") if args.get("state") in service.STATES else None,
+        business_key=(args.get("business_key") or "").strip() or None,
+        started_from=_date(args.get("started_from")),
+        started_to=_date(args.get("started_to")),
+    )
+    page = service.list_instances(session=db.session, filters=filters, before=_int(args.get("before")))
+    return render_template(
+        "cockpit/instances.html",
+        page=page,
+        filters=filters,
+        states=service.STATES,
+        process_keys=service.process_keys(session=db.session),
+    )
+
+
+@bp.get("/instances/<int:instance_id>")
+def instance(instance_id: int):
+    view = service.instance_view(session=db.session, instance_id=instance_id)
+    if view is None:
+        abort(404)
+    diagram = {"xml": view.instance.definition.source_xml, "highlights": view.highlights}
+    return render_template("cockpit/instance.html", view=view, diagram=diagram)
+
+
+def _act(instance_id: int, action: str, do):
+    """Run one repair action as the unit of work: audited, logged, committed or refused."""
+    reason = (request.form.get("reason") or "").strip()
+    try:
+        do(reason)
+    except WorkflowError as exc:
+        db.session.rollback()
+        flash(str(exc), "danger")
+        return redirect(url_for("cockpit.instance", instance_id=instance_id))
+    log.info(
+        "cockpit action %s on instance %s by %s: %s",
+        action,
+        instance_id,
+        current_user.username,
+        reason,
+        extra={"instance_id": instance_id, "actor": current_user.username},
+    )
+    db.session.commit()
+    flash(_("操作已完成"), "success")
+    return redirect(url_for("cockpit.instance", instance_id=instance_id))
+
+
+def _instance_or_404(instance_id: int) -> ProcessInstance:
+    instance = db.session.get(ProcessInstance, instance_id)
+    if instance is None:
+        abort(404)
+    return instance
+
+
+@bp.post("/instances/<int:instance_id>/incidents/<int:incident_id>/retry")
+def retry(instance_id: int, incident_id: int):
+    instance = _instance_or_404(instance_id)
+    incident = db.session.get(Incident, incident_id)
+    if incident is None or incident.instance_id != instance.id:
+        abort(404)
+
+    def do(reason):
+        workflow.retry_incident(session=db.session, incident_id=incident_id, actor=current_user.username)
+        record(
+            db.session,
+            instance,
+            "operator.retried",
+            task_id=incident.task_id,
+            element_id=incident.element_id,
+            actor=current_user.username,
+            incident_id=incident_id,
+            reason=reason,
+        )
+
+    return _act(instance_id, "retry", do)
+
+
+@bp.post("/instances/<int:instance_id>/cancel")
+def cancel(instance_id: int):
+    _instance_or_404(instance_id)
+
+    def do(reason):
+        if not reason:
+            raise WorkflowError(_("请填写取消原因"))
+        workflow.cancel_instance(
+            session=db.session, instance_id=instance_id, actor=current_user.username, reason=reason
+        )
+
+    return _act(instance_id, "cancel", do)
+
+
+@bp.post("/instances/<int:instance_id>/suspend")
+def suspend(instance_id: int):
+    _instance_or_404(instance_id)
+    return _act(
+        instance_id,
+        "suspend",
+        lambda reason: workflow.suspend_instance(
+            session=db.session, instance_id=instance_id, actor=current_user.username, reason=reason
+        ),
+    )
+
+
+@bp.post("/instances/<int:instance_id>/resume")
+def resume(instance_id: int):
+    _instance_or_404(instance_id)
+    return _act(
+        instance_id,
+        "resume",
+        lambda reason: workflow.resume_instance(
+            session=db.session, instance_id=instance_id, actor=current_user.username, reason=reason
+        ),
+    )
+
+
+@bp.post("/instances/<int:instance_id>/variables")
+def set_variable(instance_id: int):
+    _instance_or_404(instance_id)
+
+    def do(reason):
+        try:
+            value = json.loads(request.form.get("value", ""))
+        except ValueError:
+            raise WorkflowError(_('变量值须为合法的 JSON, 例如 100、"文字"、true 或 {"a": 1}')) from None
+        workflow.set_instance_variable(
+            session=db.session,
+            instance_id=instance_id,
+            name=request.form.get("name", ""),
+            value=value,
+            actor=current_user.username,
+            reason=reason,
+        )
+
+    return _act(instance_id, "set_variable", do)
