@@ -64,27 +64,21 @@ def held_decision(*, session, task_id: str) -> HeldDecision | None:
     return session.get(HeldDecision, task_id)
 
 
-def _engine_task_of_holder(session, user: User, task_id: str, action: str) -> HumanTask:
+def _holder_task(session, user: User, task_id: str, action: str) -> HumanTask:
+    """The open engine task `user` holds (a signer's row is refused by _require_assignee)."""
     task = _open_task(session, task_id)
-    if task.parent_task_id is not None:
-        raise SignOnly(task_id)
     _require_assignee(session, task, user, action)
-    held = session.get(HeldDecision, task_id)
-    if held is not None:
-        raise DecisionHeld(task_id, _pending_names(session, task_id, "after"))
     return task
 
 
-def _pending_names(session, task_id: str, position: str) -> list[str]:
-    return list(
-        session.scalars(
-            sa.select(HumanTask.assignee).where(
-                HumanTask.parent_task_id == task_id,
-                HumanTask.sign_position == position,
-                HumanTask.state.in_(("open", "waiting")),
-            )
-        )
+def _pending_names(session, task_id: str, position: str | None = None) -> list[str]:
+    """Signers of the task who have not signed (of one position, or of both)."""
+    query = sa.select(HumanTask.assignee).where(
+        HumanTask.parent_task_id == task_id, HumanTask.state.in_(("open", "waiting"))
     )
+    if position is not None:
+        query = query.where(HumanTask.sign_position == position)
+    return list(session.scalars(query))
 
 
 def add_signers(
@@ -101,14 +95,16 @@ def add_signers(
     now = now or utcnow()
     if position not in POSITIONS:
         raise InvalidSignPosition(position)
-    task = _engine_task_of_holder(session, user, task_id, "加签")
+    task = _holder_task(session, user, task_id, "加签")
+    if session.get(HeldDecision, task_id) is not None:
+        raise DecisionHeld(task_id, _pending_names(session, task_id, "after"))
     if not (reason or "").strip():
         raise ReasonRequired("加签")
     names = [n.strip() for n in usernames if n and n.strip()]
     if not names:
         raise UnknownUser("")
     targets = [_active_user(session, name, user) for name in dict.fromkeys(names)]
-    current = set(_pending_names(session, task_id, "before") + _pending_names(session, task_id, "after"))
+    current = set(_pending_names(session, task_id))
     rows = []
     for target in targets:
         if target.username in current:
@@ -166,10 +162,7 @@ def remove_signer(
 ) -> HumanTask:
     """Take back a signer who has not signed yet."""
     now = now or utcnow()
-    task = _open_task(session, task_id)
-    if task.parent_task_id is not None:
-        raise SignOnly(task_id)
-    _require_assignee(session, task, user, "移除加签人")
+    task = _holder_task(session, user, task_id, "移除加签人")
     row = session.get(HumanTask, signer_task_id)
     if row is None or row.parent_task_id != task_id or row.state not in ("open", "waiting"):
         raise NotASigner(signer_task_id)

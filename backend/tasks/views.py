@@ -201,14 +201,21 @@ def _editable(task: HumanTask) -> bool:
         return False
 
 
-def _schema(task: HumanTask, values: dict | None = None) -> dict | None:
+def _form_file(task: HumanTask) -> dict | None:
+    """The task's form as its file says (no x-choices options yet)."""
     if not task.form:
         return None
     try:
-        return with_choices(load_form(task.form), session=db.session, user=current_user, values=values)
+        return load_form(task.form)
     except FormError as exc:
         flash(str(exc), "danger")
         return None
+
+
+def _schema(task: HumanTask) -> dict | None:
+    """The task's form with the options the current person may choose, to render or validate."""
+    schema = _form_file(task)
+    return with_choices(schema, session=db.session, user=current_user) if schema else None
 
 
 def _history(task: HumanTask) -> list[dict]:
@@ -319,7 +326,7 @@ def _read_only_inputs(task: HumanTask, schema: dict | None) -> dict:
 
 def _render_task(task: HumanTask, *, values=None, errors=None, status: int = 200):
     me = current_user.username
-    schema = _schema(task)
+    schema = _form_file(task)
     editable = _editable(task)
     # 补正/修改: the reasons go above the form, which starts from the application as last submitted.
     applicant_request = resubmission.request_of_task(session=db.session, task=task)

@@ -108,6 +108,19 @@ def new_run(ctx: HostContext, instance: ProcessInstance, data: dict) -> ProcessR
     )
 
 
+def read_run(ctx: HostContext, instance: ProcessInstance) -> ProcessRun:
+    """The instance's workflow for questions only (nothing of it is saved): loaded once per
+    session and lock_version, so a page asking several things (task data, returnable steps)
+    restores it once, not once per question."""
+    memo = ctx.session.info.setdefault("read_runs", {})
+    hit = memo.get(instance.id)
+    if hit is not None and hit[0] == instance.lock_version:
+        return hit[1]
+    run = load_run(ctx, instance)
+    memo[instance.id] = (instance.lock_version, run)
+    return run
+
+
 def load_run(ctx: HostContext, instance: ProcessInstance) -> ProcessRun:
     """The instance's workflow: the live one this process kept after its last commit when
     it is still current (same lock_version), else restored from the stored state."""

@@ -31,7 +31,17 @@ from backend.workflow.errors import (
     TaskNotFound,
     VariableNotEditable,
 )
-from backend.workflow.host import host_context, json_safe, load_run, lock_instance, log, new_run, record, save
+from backend.workflow.host import (
+    host_context,
+    json_safe,
+    load_run,
+    lock_instance,
+    log,
+    new_run,
+    read_run,
+    record,
+    save,
+)
 from backend.workflow.models import (
     Event,
     HumanTask,
@@ -165,7 +175,7 @@ def _countersign_tally(session, task: HumanTask, outcome: str | None) -> dict:
 def returnable_steps(*, session, task_id: str) -> list[HumanTask]:
     """The earlier user steps a ready task may be returned to (退回), nearest first."""
     task = _open_task(session, task_id)
-    run = load_run(host_context(session), session.get(ProcessInstance, task.instance_id))
+    run = read_run(host_context(session), session.get(ProcessInstance, task.instance_id))
     ids = run.earlier_user_tasks(task_id)
     rows = {r.id: r for r in session.scalars(sa.select(HumanTask).where(HumanTask.id.in_(ids)))}
     return [rows[i] for i in ids if i in rows]
@@ -174,7 +184,7 @@ def returnable_steps(*, session, task_id: str) -> list[HumanTask]:
 def task_data(*, session, task_id: str) -> dict[str, Any]:
     """What the engine hands an open user task (its form starts from it), as plain JSON."""
     task = _open_task(session, task_id)
-    run = load_run(host_context(session), session.get(ProcessInstance, task.instance_id))
+    run = read_run(host_context(session), session.get(ProcessInstance, task.instance_id))
     try:
         return json_safe(run.describe_user_task(task_id).data)
     except TaskNotReady:
@@ -559,7 +569,7 @@ def inspect_instance(*, session, instance_id: int) -> dict[str, Any]:
     instance = session.get(ProcessInstance, instance_id)
     if instance is None:
         raise InstanceNotFound(instance_id)
-    run = load_run(host_context(session), instance)
+    run = read_run(host_context(session), instance)
     timers = [] if instance.state in ("completed", "cancelled") else run.waiting_timers()
     return {
         "variables": json_safe(run.variables()),

@@ -93,3 +93,25 @@ def test_withdraw_until_the_next_person_acts(session, deployed):
     _complete(session, instance.id, "review", "li")
     with pytest.raises(CannotWithdraw):  # the reviewer has acted: too late for the applicant
         service.withdraw_task(session=session, task_id=submit_id, actor="applicant", reason="再改")
+
+
+def test_questions_of_one_session_restore_the_workflow_once(session, deployed, monkeypatch):
+    from backend.workflow import host
+
+    instance = _start(session)
+    submit_id = _complete(session, instance.id, "submit", "applicant", opinion="v1")
+    (review,) = _open(session, instance.id)
+    restores = []
+    real_restore = host.ProcessRun.restore
+    monkeypatch.setattr(
+        host.ProcessRun, "restore", lambda *a, **k: restores.append(1) or real_restore(*a, **k)
+    )
+    host.live_runs.clear()  # as in another worker process: nothing kept in memory
+
+    assert service.task_data(session=session, task_id=review.id)["opinion"] == "v1"
+    assert [s.id for s in service.returnable_steps(session=session, task_id=review.id)] == [submit_id]
+    assert len(restores) == 1
+    # A change moves the version on: the next question sees the new state, not the memo.
+    _complete(session, instance.id, "review", "li", opinion="v2")
+    (approve,) = _open(session, instance.id)
+    assert service.task_data(session=session, task_id=approve.id)["opinion"] == "v2"
