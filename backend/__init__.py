@@ -44,6 +44,7 @@ def _register_domains(app: Flask) -> None:
     """Each domain registers its blueprints, CLI commands, operations and jobs here."""
     from backend import (
         accounts,
+        api,
         approvals,
         cockpit,
         contracts,
@@ -59,6 +60,7 @@ def _register_domains(app: Flask) -> None:
         serve,
         tasks,
         tickets,
+        webhooks,
         workdays,
         workflow,
     )
@@ -83,6 +85,10 @@ def _register_domains(app: Flask) -> None:
     tickets.init_app(app)
     # Operations: the cockpit over every process's instances.
     cockpit.init_app(app)
+    # Integrators: signed inbound hooks, outbound event webhooks.
+    webhooks.init_app(app)
+    # Integrators: the REST API (/api/v1) over the domains above.
+    api.init_app(app)
     # Start-up
     demo.init_app(app)
     serve.init_app(app)

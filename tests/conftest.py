@@ -61,11 +61,13 @@ def session(app):
 
 
 def _truncate_all() -> None:
+    from backend.forms.store import clear_cache as clear_form_cache
     from backend.workdays.service import clear_cache as clear_calendar_cache
     from backend.workflow import live_runs
     from backend.workflow.host import clear_spec_cache
 
     clear_spec_cache()
+    clear_form_cache()
     live_runs.clear()
     clear_calendar_cache()
     with db.engine.begin() as conn:

@@ -35,12 +35,14 @@ class ApprovalOpinion(db.Model):
     """
 
     __tablename__ = "approval_opinion"
+    __table_args__ = (sa.UniqueConstraint("task_id", "decided_at", name="uq_approval_opinion_task_decided"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int | None] = mapped_column(sa.ForeignKey("approval_round.id"), index=True)
     project_id: Mapped[int] = mapped_column(sa.ForeignKey("project.id"), index=True)
-    # The human_task this opinion was given in: one opinion per completed task.
-    task_id: Mapped[str | None] = mapped_column(sa.String(36), unique=True)
+    # The human_task this opinion was given in. 退回 reopens a step under the same task id, so
+    # a task gives one opinion per completion (task_id, decided_at), not one in all.
+    task_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)
     step: Mapped[str] = mapped_column(sa.String(60))  # element id: intake, review_fgw, expert_review, ...
     # department code, "expert" for the panel; None for the applicant's own steps
     department: Mapped[str | None] = mapped_column(sa.String(20))

@@ -21,6 +21,7 @@ from backend.org.models import User
 from backend.projects import service as projects
 from backend.projects.models import Project
 from backend.workdays.service import get_calendar
+from backend.workflow import registry
 from backend.workflow import service as workflow
 from backend.workflow.models import HumanTask, ProcessInstance
 
@@ -185,7 +186,8 @@ def rounds_of_project(*, session, project_id: int) -> list[ApprovalRound]:
 
 def record_opinion_of_task(*, session, task: HumanTask, data: dict[str, Any]) -> ApprovalOpinion | None:
     """The opinion given in a completed approval task, from its inbox row (who, when, due,
-    escalated) and its form data (decision, opinion). Once per task; None for tasks that are
+    escalated) and its form data (decision, opinion). Once per completion (a returned step is
+    completed again under the same task id); None for tasks that are
     not approval steps or whose project is unknown.
 
     Cycle time: `working_days_used` counts the working days after the task arrived up to the
@@ -195,7 +197,9 @@ def record_opinion_of_task(*, session, task: HumanTask, data: dict[str, Any]) ->
     stage = (task.properties or {}).get("approvalStage")
     if stage not in STAGES or task.state != "completed":
         return None
-    existing = session.scalar(sa.select(ApprovalOpinion).filter_by(task_id=task.id))
+    existing = session.scalar(
+        sa.select(ApprovalOpinion).filter_by(task_id=task.id, decided_at=task.completed_at)
+    )
     if existing is not None:
         return existing
     project = session.scalar(sa.select(Project).filter_by(code=task.business_key))
@@ -309,7 +313,19 @@ def issue_document(
     )
     session.add(document)
     session.flush()
+    registry.domain_event(session=session, kind="approval.issued", data=_issued_event(document, project))
     return document
+
+
+def _issued_event(document: ApprovalDocument, project: Project) -> dict:
+    return {
+        "document_number": document.number,
+        "title": document.title,
+        "project_code": project.code,
+        "project_name": project.name,
+        "approved_budget": str(document.approved_budget),
+        "issued_at": document.issued_at.isoformat(),
+    }
 
 
 def allocate_document_seq(*, session, year: int) -> int:

@@ -21,7 +21,8 @@ from sqlalchemy.orm import selectinload
 from backend.approvals.models import ApprovalOpinion, ApprovalRound
 from backend.approvals.service import DEPARTMENT_NAMES, HEAD_DECISIONS
 from backend.db import utcnow
-from backend.forms.schema import load_form
+from backend.forms import store as form_store
+from backend.forms.errors import FormError
 from backend.forms.validate import validate
 from backend.org.models import User
 from backend.projects.models import Project
@@ -30,7 +31,7 @@ from backend.tasks import service as tasks
 from backend.tasks.errors import TaskActionError
 from backend.workdays.service import get_calendar
 from backend.workflow.errors import WorkflowError
-from backend.workflow.models import HumanTask
+from backend.workflow.models import HumanTask, ProcessInstance
 
 HEAD_SIGN_FORM = "approval_head_sign.json"
 REVIEW_DECISIONS = ("approved", "rejected")
@@ -101,6 +102,7 @@ class SignItem:
     others: list[BranchOpinion]  # the other departments and the experts, as far as given
     days_left: int | None  # working days; negative when overdue
     overdue: bool
+    suspended: bool = False  # 挂起 by an operator: shown, but cannot be signed until resumed
 
 
 def sign_queue(*, session, user: User, now: datetime | None = None) -> list[SignItem]:
@@ -136,6 +138,13 @@ def sign_queue(*, session, user: User, now: datetime | None = None) -> list[Sign
     opinions = _opinions_by_round(session, [r.id for r in rounds.values()])
     names = _names(session, {o.reviewer for rows in opinions.values() for o in rows if o.reviewer})
     calendar = get_calendar(session=session)
+    suspended = set(
+        session.scalars(
+            sa.select(ProcessInstance.id).where(
+                ProcessInstance.id.in_({t.instance_id for t in found}), ProcessInstance.state == "suspended"
+            )
+        )
+    )
     items = []
     for task in found:
         department = (task.properties or {}).get("department")
@@ -150,6 +159,7 @@ def sign_queue(*, session, user: User, now: datetime | None = None) -> list[Sign
                 others=[b for b in branches if b.department != department],
                 days_left=tasks.days_left(calendar=calendar, due_at=task.due_at, now=now),
                 overdue=task.due_at is not None and task.due_at <= now,
+                suspended=task.instance_id in suspended,
             )
         )
     return items
@@ -265,9 +275,11 @@ def batch_sign(
     remark = (remark or "").strip()
     if remark:
         data["head_opinion"] = remark
-    errors = validate(load_form(HEAD_SIGN_FORM), data)
-    if errors:
-        raise SignRemarkInvalid("；".join(errors.values()))
+    # A bad remark refuses the whole batch before anything is signed (checked with the newest
+    # form); anything else is checked per task, with the form version its instance started with.
+    errors = validate(form_store.peek(session=session, name=HEAD_SIGN_FORM) or {}, data)
+    if "head_opinion" in errors:
+        raise SignRemarkInvalid(errors["head_opinion"])
     return [_sign_one(session, user, task_id, data, now) for task_id in dict.fromkeys(task_ids)]
 
 
@@ -278,6 +290,12 @@ def _sign_one(session, user: User, task_id: str, data: dict, now: datetime) -> S
     code = task.business_key
     title = session.scalar(sa.select(Project.name).where(Project.code == code)) if code else None
     title = title or task.title or task.element_id
+    try:
+        errors = validate(form_store.for_task(session=session, task=task), data)
+    except FormError as exc:
+        errors = {"_form": str(exc)}
+    if errors:
+        return SignResult(task_id, code, title, None, "；".join(errors.values()))
     try:
         with session.begin_nested():
             if task.assignee is None:

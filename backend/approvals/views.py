@@ -12,9 +12,10 @@ from backend.approvals import resubmission, service, signing
 from backend.approvals.models import ApprovalDocument
 from backend.extensions import db
 from backend.files import access as file_access
+from backend.forms import store as form_store
 from backend.forms.choices import with_choices
+from backend.forms.errors import FormNotFound
 from backend.forms.parse import apply_row_action, parse_submission
-from backend.forms.schema import load_form
 from backend.forms.validate import validate
 from backend.projects.models import Project, ProjectDocument
 from backend.projects.service import ApplicationInvalid, validate_application
@@ -49,7 +50,11 @@ def _require_owner() -> None:
 
 
 def _form(values: dict | None = None) -> dict:
-    return with_choices(load_form(FORM), session=db.session, user=current_user, values=values)
+    # No instance yet: the newest version (read-only, as the form is shown on a GET too).
+    schema = form_store.peek(session=db.session, name=FORM)
+    if schema is None:
+        raise FormNotFound(FORM)
+    return with_choices(schema, session=db.session, user=current_user, values=values)
 
 
 def _render_form(values: dict, errors: dict | None = None, status: int = 200):

@@ -134,6 +134,23 @@ def instance_view(*, session, instance_id: int) -> InstanceView | None:
     )
 
 
+@dataclass
+class HistoryPage:
+    events: list
+    next_before: int | None  # the id to page on from, when older events remain
+
+
+def history(*, session, instance_id: int, before: int | None = None, limit: int = 50) -> HistoryPage:
+    """An instance's events, newest first, `limit` a page (keyset on the event id)."""
+    query = sa.select(Event).where(Event.instance_id == instance_id)
+    if before is not None:
+        query = query.where(Event.id < before)
+    rows = list(session.scalars(query.order_by(Event.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return HistoryPage(events=rows, next_before=rows[-1].id if more else None)
+
+
 def process_keys(*, session) -> list[str]:
     from backend.workflow.models import ProcessDefinition
 

@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 
 from backend.cockpit import service
 from backend.extensions import db
+from backend.workflow import migration
 from backend.workflow import service as workflow
 from backend.workflow.errors import WorkflowError
 from backend.workflow.host import record
@@ -76,7 +77,10 @@ def instance(instance_id: int):
     if view is None:
         abort(404)
     diagram = {"xml": view.instance.definition.source_xml, "highlights": view.highlights}
-    return render_template("cockpit/instance.html", view=view, diagram=diagram)
+    history = service.history(
+        session=db.session, instance_id=instance_id, before=_int(request.args.get("history_before"))
+    )
+    return render_template("cockpit/instance.html", view=view, diagram=diagram, history=history)
 
 
 def _act(instance_id: int, action: str, do):
@@ -188,3 +192,107 @@ def set_variable(instance_id: int):
         )
 
     return _act(instance_id, "set_variable", do)
+
+
+# -- 迁移到新版本 (version migration) -------------------------------------------------------
+def _migration_versions(values):
+    """The process, its versions, the source and the target picked in `values` (query or form);
+    the target defaults to the newest version after the source."""
+    key = (values.get("key") or "").strip() or None
+    versions = migration.versions(session=db.session, process_key=key) if key else []
+    by_number = {d.version: d for d in versions}
+    source = by_number.get(_int(values.get("from")))
+    targets = [d for d in versions if source is not None and d.version > source.version]
+    target = by_number.get(_int(values.get("to")))
+    if target not in targets:
+        target = targets[-1] if targets else None
+    return key, versions, source, targets, target
+
+
+@bp.get("/migrate")
+def migrate_page():
+    key, versions, source, targets, target = _migration_versions(request.args)
+    instance_id = _int(request.args.get("instance"))
+    rows, error = None, None
+    if source is not None and target is not None:
+        try:
+            rows = migration.plan(
+                session=db.session,
+                from_definition_id=source.id,
+                to_definition_id=target.id,
+                instance_ids=[instance_id] if instance_id else None,
+            )
+        except WorkflowError as exc:
+            error = str(exc)
+    return render_template(
+        "cockpit/migrate.html",
+        process_keys=service.process_keys(session=db.session),
+        key=key,
+        versions=versions,
+        source=source,
+        targets=targets,
+        target=target,
+        instance_id=instance_id,
+        rows=rows,
+        error=error,
+        result=None,
+    )
+
+
+@bp.post("/migrate")
+def migrate_instances():
+    form = request.form
+    key, versions, source, targets, target = _migration_versions(form)
+    instance_id = _int(form.get("instance"))
+    back = url_for(
+        "cockpit.migrate_page",
+        key=key,
+        **{"from": source.version if source else None, "to": target.version if target else None},
+        instance=instance_id,
+    )
+    ids = sorted({i for i in (_int(v) for v in form.getlist("instance_ids")) if i})
+    if source is None or target is None:
+        flash(_("请选择流程、当前版本和目标版本"), "danger")
+        return redirect(back)
+    if not ids:
+        flash(_("请选择要迁移的流程实例"), "danger")
+        return redirect(back)
+    reason = (form.get("reason") or "").strip()
+    try:
+        result = migration.migrate(
+            session=db.session,
+            from_definition_id=source.id,
+            to_definition_id=target.id,
+            actor=current_user.username,
+            reason=reason,
+            instance_ids=ids,
+        )
+    except WorkflowError as exc:
+        db.session.rollback()
+        flash(str(exc), "danger")
+        return redirect(back)
+    log.info(
+        "cockpit migrated %s v%s -> v%s by %s: moved %s, refused %s: %s",
+        key,
+        source.version,
+        target.version,
+        current_user.username,
+        [m.instance_id for m in result.moved],
+        [m.instance_id for m in result.refused],
+        reason,
+        extra={"actor": current_user.username},
+    )
+    db.session.commit()
+    return render_template(
+        "cockpit/migrate.html",
+        process_keys=service.process_keys(session=db.session),
+        key=key,
+        versions=versions,
+        source=source,
+        targets=targets,
+        target=target,
+        instance_id=instance_id,
+        rows=None,
+        error=None,
+        result=result,
+    )

@@ -49,6 +49,7 @@ from backend.org.models import Unit
 from backend.projects.models import Project
 from backend.tickets.models import BLOCKING_SEVERITIES, Ticket
 from backend.workdays.service import local_date
+from backend.workflow import registry
 from backend.workflow import service as workflow
 from backend.workflow.models import ProcessInstance
 
@@ -694,6 +695,7 @@ def confirm_disbursement(
     milestone.paid_at = now
     milestone.blocked_reasons = []
     session.flush()
+    registry.domain_event(session=session, kind="payment.released", data=_released_event(payment))
     following = session.scalar(
         sa.select(PaymentMilestone)
         .where(PaymentMilestone.contract_id == payment.contract_id, PaymentMilestone.seq > milestone.seq)
@@ -704,6 +706,18 @@ def confirm_disbursement(
         return None
     open_milestone(session=session, milestone=following, started_by=started_by)
     return following
+
+
+def _released_event(payment: Payment) -> dict:
+    return {
+        "payment_number": payment.number,
+        "amount": f"{payment.amount:.2f}",
+        "voucher": payment.voucher,
+        "contract_number": payment.contract.number,
+        "project_code": payment.contract.project.code,
+        "milestone": payment.milestone.name,
+        "disbursed_at": payment.disbursed_at.isoformat(),
+    }
 
 
 # --- budget -------------------------------------------------------------------------------

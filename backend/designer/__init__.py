@@ -9,3 +9,6 @@ def init_app(app):
     from backend.designer import pages
 
     app.register_blueprint(pages.bp)
+    from backend.designer import forms_views
+
+    app.register_blueprint(forms_views.bp)

@@ -7,7 +7,6 @@ this module only pins their problems to elements and keeps drafts and versions.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,12 +15,15 @@ import sqlalchemy as sa
 from lxml import etree
 
 from backend.db import utcnow
+from backend.designer.messages import Message
 from backend.designer.models import ProcessDraft
 from backend.engine import DefinitionError, Problem, parse_files
 from backend.engine.definitions import BPMN_NS, SAFE_XML_PARSER
+from backend.forms import store as form_store
+from backend.forms.errors import FormError
 from backend.org.service import DEPARTMENTS
 from backend.workflow import registry
-from backend.workflow.deploy import deploy_files, lint
+from backend.workflow.deploy import FORM_PROPERTY, deploy_files, lint
 from backend.workflow.models import ProcessDefinition, ProcessInstance
 
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -42,10 +44,12 @@ _ROLLBACK_MARK = re.compile(r"\s*<!-- keyproject-rollback: [^\n]*? -->\s*$")
 
 
 class DesignerError(Exception):
-    """A request the designer refuses; `message` is for the user."""
+    """A request the designer refuses; `message` is for the user: a text, or a Message
+    (stable `code`, shown in the request's language when the view calls str())."""
 
-    def __init__(self, message: str, status: int = 400):
+    def __init__(self, message: str | Message, status: int = 400):
         self.message = message
+        self.code = getattr(message, "code", None)
         self.status = status
         super().__init__(message)
 
@@ -60,7 +64,7 @@ class Invalid(DesignerError):
 
     def __init__(self, problems: list[dict]):
         self.problems = problems
-        super().__init__("流程图有错误, 未部署", 422)
+        super().__init__(Message("invalid"), 422)
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -145,7 +149,11 @@ def definition(*, session, key: str, version: int | None = None) -> ProcessDefin
         query = query.filter_by(version=version)
     found = session.scalar(query)
     if found is None:
-        raise NotFound(f"流程 {key} 没有版本 {version}" if version else f"流程 {key} 尚未部署")
+        raise NotFound(
+            Message("no_such_version", key=key, version=version)
+            if version
+            else Message("not_deployed", key=key)
+        )
     return found
 
 
@@ -154,14 +162,14 @@ def get_xml(*, session, key: str, source: str = "latest") -> dict:
     if source == "draft":
         draft = session.scalar(sa.select(ProcessDraft).filter_by(key=key))
         if draft is None:
-            raise NotFound(f"流程 {key} 没有草稿")
+            raise NotFound(Message("no_draft", key=key))
         return {"key": key, "xml": draft.xml, "source": "draft", "version": None}
     if source == "latest":
         found = definition(session=session, key=key)
     elif source.isdigit():
         found = definition(session=session, key=key, version=int(source))
     else:
-        raise DesignerError("source 只能是 draft、latest 或版本号")
+        raise DesignerError(Message("bad_source"))
     return {"key": key, "xml": found.source_xml, "source": source, "version": found.version}
 
 
@@ -178,7 +186,7 @@ def validate(
         found = main_key(xml)
         if found is not None and found != key:
             problems.append(
-                _problem(Problem(file_name, f"文件的主流程 id 是 {found}, 与流程 {key} 不一致"), "error")
+                _problem(Problem(file_name, str(Message("key_mismatch", found=found, key=key))), "error")
             )
     try:
         models = parse_files({file_name: xml})
@@ -200,7 +208,9 @@ def _pinned(xml: str, problems: list[dict]) -> list[dict]:
         if problem["message"].startswith("There is no support implemented") and problem["element_id"]:
             found = root.xpath("//*[@id=$id]", id=problem["element_id"])
             kind = etree.QName(found[0]).localname if found else ""
-            problem["message"] = f"引擎不支持此类元素: {kind}".rstrip(": ")
+            problem["message"] = str(
+                Message("unsupported_element", kind=kind) if kind else Message("unsupported")
+            )
     by_line: dict[int, etree._Element] = {}
     for element in root.iter():
         if isinstance(element.tag, str) and element.sourceline not in by_line:
@@ -231,7 +241,7 @@ def _problem(problem: Problem, severity: str = "error") -> dict:
 
 def _check_key(key: str) -> None:
     if not _KEY.fullmatch(key):
-        raise DesignerError(f"流程 key 无效: {key[:130]} (字母或下划线开头, 最多 120 个字母、数字、_ . -)")
+        raise DesignerError(Message("bad_key", key=key[:130]))
 
 
 def _file_name(session, key: str) -> str:
@@ -253,7 +263,7 @@ def save_draft(
     """Saved even with problems: a draft is work in progress."""
     _check_key(key)
     if not isinstance(xml, str) or not xml.strip():
-        raise DesignerError("草稿内容为空")
+        raise DesignerError(Message("empty_draft"))
     file_name = _file_name(session, key)
     problems = validate(xml=xml, forms_dir=forms_dir, key=key, file_name=file_name)
     draft = session.scalar(sa.select(ProcessDraft).filter_by(key=key))
@@ -268,20 +278,26 @@ def save_draft(
 
 
 def deploy(
-    *, session, key: str, xml: str, deployed_by: str | None, forms_dir: str | Path
+    *,
+    session,
+    key: str,
+    xml: str,
+    deployed_by: str | None,
+    forms_dir: str | Path,
+    forms: dict[str, int] | None = None,
 ) -> tuple[ProcessDefinition, bool]:
     """Store the file as a new version of its processes (once per content); drops the draft.
     Running instances keep their version: only new starts take this one."""
     _check_key(key)
     if not isinstance(xml, str) or not xml.strip():
-        raise DesignerError("流程图内容为空")
+        raise DesignerError(Message("empty_diagram"))
     file_name = _file_name(session, key)
     found = main_key(xml)
     if found is not None and found != key:
-        raise Invalid([_problem(Problem(file_name, f"文件的主流程 id 是 {found}, 与流程 {key} 不一致"))])
+        raise Invalid([_problem(Problem(file_name, str(Message("key_mismatch", found=found, key=key))))])
     try:
         result = deploy_files(
-            session=session, files={file_name: xml}, forms_dir=forms_dir, deployed_by=deployed_by
+            session=session, files={file_name: xml}, forms_dir=forms_dir, deployed_by=deployed_by, forms=forms
         )
     except DefinitionError as exc:
         raise Invalid([_problem(p) for p in exc.problems]) from None
@@ -297,14 +313,20 @@ def deploy(
 def rollback(
     *, session, key: str, version: int, deployed_by: str | None, forms_dir: str | Path
 ) -> ProcessDefinition:
-    """Deploy an earlier version's XML as a new version. A version is stored once per content,
-    so the copy carries a comment naming the rollback to make it a distinct version."""
+    """Deploy an earlier version's XML, with the form versions it was deployed with, as a new
+    version. A version is stored once per content, so the copy carries a comment naming the
+    rollback to make it a distinct version."""
     target = definition(session=session, key=key, version=version)
     latest = definition(session=session, key=key)
     source = _ROLLBACK_MARK.sub("", target.source_xml)
     marked = f"{source.rstrip()}\n<!-- keyproject-rollback: v{version} as v{latest.version + 1} -->\n"
     stored, _created = deploy(
-        session=session, key=key, xml=marked, deployed_by=deployed_by, forms_dir=forms_dir
+        session=session,
+        key=key,
+        xml=marked,
+        deployed_by=deployed_by,
+        forms_dir=forms_dir,
+        forms=target.forms or None,
     )
     return stored
 
@@ -324,7 +346,7 @@ def versions(*, session, key: str) -> list[dict]:
         sa.select(ProcessDefinition).filter_by(key=key).order_by(ProcessDefinition.version.desc())
     ).all()
     if not rows:
-        raise NotFound(f"流程 {key} 尚未部署")
+        raise NotFound(Message("not_deployed", key=key))
     return [
         {
             "version": d.version,
@@ -441,54 +463,70 @@ _DESCRIPTIVE_TAGS = {
 }  # fmt: skip
 
 
+# Extensions of Camunda 7 and its forks, Flowable and Activiti, which name these the same way.
+_CAMUNDA_LIKE = {
+    "http://camunda.org/schema/1.0/bpmn",
+    "http://flowable.org/bpmn",
+    "http://activiti.org/bpmn",
+}
+# Their user-task attributes that mean what one of this platform's properties means.
+_CONVERTIBLE = {"candidateGroups": "candidateGroups", "assignee": "assignee", "formKey": FORM_PROPERTY}
+_EXPRESSION = re.compile(r"[$#]\{")
+
+
 @dataclass
 class Imported:
     key: str | None
     xml: str
-    warnings: list[str] = field(default_factory=list)
+    # {"element_id" (None for the file as a whole), "code" (designer/messages.py), "message"}
+    warnings: list[dict] = field(default_factory=list)
     unsupported: list[dict] = field(default_factory=list)
     problems: list[dict] = field(default_factory=list)
+
+    def warn(self, element_id: str | None, code: str, **params) -> None:
+        entry = {"element_id": element_id, "code": code, "message": str(Message(code, **params))}
+        if entry not in self.warnings:
+            self.warnings.append(entry)
 
 
 def import_file(*, data: bytes, filename: str | None, forms_dir: str | Path) -> Imported:
     """Read a .bpmn from another modeler; never raises on a foreign file. Foreign extensions
-    are kept in the XML and reported; elements the engine cannot run are reported by id."""
+    are kept in the XML and reported by element; Camunda/Flowable/Activiti assignments and
+    forms that mean the same here are converted too; elements the engine cannot run are
+    reported by id."""
     name = filename or "imported.bpmn"
     try:
         root = etree.fromstring(data, SAFE_XML_PARSER)
     except etree.XMLSyntaxError as exc:
-        raise Invalid([_problem(Problem(name, f"XML 格式错误: {exc.msg}", line=exc.lineno))]) from None
+        message = str(Message("xml_syntax", error=exc.msg))
+        raise Invalid([_problem(Problem(name, message, line=exc.lineno))]) from None
     if not isinstance(root.tag, str) or etree.QName(root).namespace != BPMN_NS:
-        raise Invalid([_problem(Problem(name, "不是 BPMN 2.0 文件 (根元素命名空间错误)", line=1))])
+        raise Invalid([_problem(Problem(name, str(Message("not_bpmn")), line=1))])
 
     result = Imported(key=None, xml="")
     processes = list(root.iter(f"{{{BPMN_NS}}}process"))
     if not processes:
-        result.warnings.append("文件中没有 bpmn:process (协作图或会话图无法执行)")
+        result.warn(None, "no_process")
     elif not any(p.get("isExecutable") == "true" for p in processes):
         # Signavio and plain bpmn.io files leave this out; the platform only runs executable processes.
         processes[0].set("isExecutable", "true")
-        result.warnings.append(f'流程 {processes[0].get("id")} 未标记为可执行, 已设为 isExecutable="true"')
+        result.warn(processes[0].get("id"), "made_executable", process=processes[0].get("id"))
 
-    seen: set[str] = set()
-
-    def warn(text: str) -> None:
-        if text not in seen:
-            seen.add(text)
-            result.warnings.append(text)
-
-    for element in root.iter():
+    converted = _convert_camunda_like(root, result, Path(forms_dir))
+    for element in list(root.iter()):
         if not isinstance(element.tag, str):
             continue
         qname = etree.QName(element)
         for attr in element.attrib:
             attr_q = etree.QName(attr)
+            if (element, attr) in converted:
+                continue
             if attr_q.namespace and attr_q.namespace not in _OWN_NAMESPACES:
-                warn(f"{_prefixed(element, attr_q)} 被忽略")
+                result.warn(_owner_id(element), "ignored", name=_prefixed(element, attr_q))
         if qname.namespace not in _OWN_NAMESPACES:
             parent = element.getparent()
             if parent is not None and etree.QName(parent).localname == "extensionElements":
-                warn(f"{_prefixed(element, qname)} 被忽略")
+                result.warn(_owner_id(element), "ignored", name=_prefixed(element, qname))
             continue
         if qname.namespace == BPMN_NS and _inside_process(element):
             local = qname.localname
@@ -509,8 +547,85 @@ def import_file(*, data: bytes, filename: str | None, forms_dir: str | Path) -> 
             xml=result.xml, forms_dir=forms_dir, file_name=f"{result.key or 'imported'}.bpmn"
         )
     except Exception as exc:  # a foreign file must never crash the import; the draft is still useful
-        result.warnings.append(f"无法完成校验: {type(exc).__name__}: {exc}")
+        result.warn(None, "not_validated", error=f"{type(exc).__name__}: {exc}")
     return result
+
+
+def _convert_camunda_like(root, result: Imported, forms_dir: Path) -> set[tuple]:
+    """Copy a user task's literal candidateGroups / assignee / formKey (of Camunda, Flowable or
+    Activiti) into this platform's properties; the foreign attribute stays for a round trip.
+    Returns the (element, attribute) pairs reported here, which need no "ignored" warning."""
+    reported: set[tuple] = set()
+    for task in root.iter(f"{{{BPMN_NS}}}userTask"):
+        task_id = task.get("id")
+        for attr, value in list(task.attrib.items()):
+            attr_q = etree.QName(attr)
+            target = _CONVERTIBLE.get(attr_q.localname)
+            if attr_q.namespace not in _CAMUNDA_LIKE or target is None:
+                continue
+            reported.add((task, attr))
+            label = _prefixed(task, attr_q)
+            value = value.strip()
+            if not value:
+                result.warn(task_id, "ignored", name=label)
+                continue
+            if _EXPRESSION.search(value):
+                result.warn(task_id, "expression_kept", name=label, value=value, target=target)
+                continue
+            if target == "candidateGroups" and "," in value:
+                result.warn(task_id, "several_groups", name=label, value=value)
+                continue
+            if target == FORM_PROPERTY:
+                form = re.split(r"[:/]", value)[-1]
+                if not (form.endswith(".json") and (forms_dir / form).is_file()):
+                    result.warn(task_id, "form_not_found", name=label, value=value)
+                    continue
+                value = form
+            elif target == "assignee":
+                value = repr(value)  # the platform's assignee is an expression: quote the name
+            if _spiff_property(task, target) is not None:
+                result.warn(task_id, "already_set", name=label, target=target)
+                continue
+            _add_spiff_property(task, target, value)
+            result.warn(task_id, "converted", name=label, target=target, value=value)
+    return reported
+
+
+def _spiff_properties(element, *, create: bool):
+    ext = element.find(f"{{{BPMN_NS}}}extensionElements")
+    if ext is None:
+        if not create:
+            return None
+        ext = etree.Element(f"{{{BPMN_NS}}}extensionElements")
+        # extensionElements comes right after any documentation (BPMN XSD order).
+        docs = element.findall(f"{{{BPMN_NS}}}documentation")
+        element.insert(element.index(docs[-1]) + 1 if docs else 0, ext)
+    props = ext.find(f"{{{SPIFF_NS}}}properties")
+    if props is None and create:
+        props = etree.SubElement(ext, f"{{{SPIFF_NS}}}properties", nsmap={"spiffworkflow": SPIFF_NS})
+    return props
+
+
+def _spiff_property(element, name: str):
+    props = _spiff_properties(element, create=False)
+    if props is None:
+        return None
+    return next((p for p in props.findall(f"{{{SPIFF_NS}}}property") if p.get("name") == name), None)
+
+
+def _add_spiff_property(element, name: str, value: str) -> None:
+    props = _spiff_properties(element, create=True)
+    etree.SubElement(props, f"{{{SPIFF_NS}}}property", name=name, value=value)
+
+
+def _owner_id(element) -> str | None:
+    """The id of the nearest element (itself or an ancestor) that has one: a foreign
+    extension is reported on the task or event it belongs to."""
+    while element is not None:
+        if element.get("id"):
+            return element.get("id")
+        element = element.getparent()
+    return None
 
 
 def _prefixed(element, qname: etree.QName) -> str:
@@ -528,14 +643,19 @@ def _inside_process(element) -> bool:
 # --- pickers for the properties panel -----------------------------------------------------
 
 
-def forms(*, forms_dir: str | Path) -> list[dict]:
+def forms(*, session, forms_dir: str | Path) -> list[dict]:
+    """Every form (stored or a file) with its newest version's title and number."""
     rows = []
-    for path in sorted(Path(forms_dir).glob("*.json")):
+    for name in form_store.names(session=session, forms_dir=forms_dir):
         try:
-            title = json.loads(path.read_text(encoding="utf-8")).get("title") or path.stem
-        except (OSError, ValueError, AttributeError):
-            title = path.stem
-        rows.append({"name": path.name, "title": title})
+            newest = form_store.current(session=session, name=name, forms_dir=forms_dir)
+        except FormError:
+            newest = None  # a broken file: listed, so the designer sees it exists
+        schema = newest.schema if newest is not None else {}
+        title = schema.get("title") if isinstance(schema, dict) else None
+        rows.append(
+            {"name": name, "title": title or name.removesuffix(".json"), "version": newest and newest.version}
+        )
     return rows
 
 

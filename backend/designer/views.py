@@ -17,8 +17,12 @@ bp = Blueprint("designer", __name__, template_folder="templates")
 DESIGNER_ROLES = {"designer", "admin"}
 
 
-def _error(message: str, status: int):
-    return jsonify({"error": message}), status
+def _error(message, status: int, code: str | None = None):
+    """`message` may be lazy (designer/messages.py): str() gives the request's language."""
+    body = {"error": str(message)}
+    if code:
+        body["code"] = code
+    return jsonify(body), status
 
 
 def designer_required(view):
@@ -32,10 +36,10 @@ def designer_required(view):
             return view(*args, **kwargs)
         except Invalid as exc:
             db.session.rollback()
-            return jsonify({"error": exc.message, "problems": exc.problems}), 422
+            return jsonify({"error": str(exc.message), "code": exc.code, "problems": exc.problems}), 422
         except DesignerError as exc:
             db.session.rollback()
-            return _error(exc.message, exc.status)
+            return _error(exc.message, exc.status, exc.code)
         except IntegrityError:
             # Two designers stored the same key or version at once: the later one retries.
             db.session.rollback()
@@ -175,7 +179,7 @@ def import_file():
 @bp.get("/designer/api/forms")
 @designer_required
 def forms():
-    return jsonify(service.forms(forms_dir=_forms_dir()))
+    return jsonify(service.forms(session=db.session, forms_dir=_forms_dir()))
 
 
 @bp.get("/designer/api/operations")

@@ -24,10 +24,14 @@ from backend.engine.instance import (
     WaitingMessage,
     WaitingTimer,
 )
+from backend.engine.migration import CannotMigrate, MigrationPlan, MigrationReason
 from backend.engine.serialization import SERIALIZER_VERSION
 
 __all__ = [
     "CannotGoBack",
+    "CannotMigrate",
+    "MigrationPlan",
+    "MigrationReason",
     "SERIALIZER_VERSION",
     "DefinitionError",
     "Element",

@@ -27,6 +27,7 @@ from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
+from backend.engine.migration import CannotMigrate, MigrationPlan, copy_workflow, migrate_copy
 from backend.engine.serialization import SERIALIZER, dumps
 
 # operation name, evaluated parameters, a copy of the task data -> JSON-able result
@@ -202,7 +203,7 @@ class ProcessRun:
         (default: the form data) becomes its output item, e.g. one expert's vote."""
         task = self._ready_manual_task(task_id)
         task.data.update(data)
-        mi = task.parent.task_spec if isinstance(task.parent.task_spec, MultiInstanceTask) else None
+        mi = task.parent.task_spec if _is_instance_child(task) else None
         if mi is not None and mi.output_item is not None and mi.output_item.bpmn_id not in data:
             task.data[mi.output_item.bpmn_id] = data if output is None else output
         task.run()
@@ -313,6 +314,24 @@ class ProcessRun:
             task.data[name] = deepcopy(value)
         return old
 
+    # -- version migration (cockpit) ------------------------------------------------
+    def plan_migration(self, new_spec_json: str) -> MigrationPlan:
+        """Dry run: could this instance move to the version `new_spec_json`, and if not, why.
+        Works on a copy; this run is not changed."""
+        plan, _migrated = migrate_copy(copy_workflow(self._wf), new_spec_json)
+        return plan
+
+    def migrate(self, new_spec_json: str) -> MigrationPlan:
+        """Move onto the new version: active tasks keep their ids, data and timers (see
+        engine/migration.py). Raises CannotMigrate with the plan when it cannot move."""
+        plan, migrated = migrate_copy(copy_workflow(self._wf), new_spec_json)
+        if migrated is None:
+            raise CannotMigrate(plan)
+        migrated.script_engine = self._wf.script_engine
+        self._wf = migrated
+        self.memo = {}  # the host's remembered projections describe the old workflow object
+        return plan
+
     # -- projections ----------------------------------------------------------------
     def snapshot(self) -> Snapshot:
         """Everything the host projects after a run, from one walk of the task tree."""
@@ -353,7 +372,7 @@ class ProcessRun:
 
     def _ready_user_task(self, task) -> ReadyUserTask:
         spec = task.task_spec
-        parent = task.parent if isinstance(task.parent.task_spec, MultiInstanceTask) else None
+        parent = task.parent if _is_instance_child(task) else None
         item, index, count = None, None, None
         if parent is not None:
             mi = parent.task_spec
@@ -449,6 +468,13 @@ class ProcessRun:
                 if task.id not in seen and task.state == TaskState.WAITING:
                     seen.add(task.id)
                     yield task
+
+
+def _is_instance_child(task) -> bool:
+    """One instance of a multi-instance step. The step after a multi-instance step is its
+    child in the task tree too, but runs once: it is not one of the instances."""
+    parent = task.parent.task_spec if task.parent is not None else None
+    return isinstance(parent, MultiInstanceTask) and parent.task_spec == task.task_spec.name
 
 
 def _properties(task) -> dict[str, str]:

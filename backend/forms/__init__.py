@@ -6,6 +6,7 @@ from flask import Blueprint
 
 def init_app(app):
     """`render_form` callable from any template, and the `forms/` macros on the template path."""
+    from backend.forms import models  # noqa: F401  (register the form_version table)
     from backend.forms.render import render_form
 
     app.jinja_env.globals["render_form"] = render_form

@@ -20,10 +20,15 @@ MONEY_PATTERN = r"^\d{1,16}(\.\d{1,2})?$"
 HASH_PATTERN = "^[0-9a-f]{64}$"
 
 
+def check_name(name: str) -> None:
+    """A form's name is a safe file name `x.json`, stored or in FORMS_DIR alike."""
+    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
+        raise InvalidFormName(name)
+
+
 def load_form(name: str, *, forms_dir: str | Path | None = None) -> dict:
     """The parsed schema of forms/<name>, re-read only when the file changed."""
-    if not _NAME.match(name or "") or ".." in name:
-        raise InvalidFormName(name)
+    check_name(name)
     base = Path(forms_dir or current_app.config["FORMS_DIR"]).resolve()
     path = (base / name).resolve()
     if path.parent != base:

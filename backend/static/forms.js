@@ -40,9 +40,13 @@
     });
   }
 
-  document.querySelectorAll("form").forEach((form) => {
+  function watch(form) {
     if (!form.querySelector("[data-show-when]")) return;
     form.addEventListener("change", () => update(form));
     update(form);
-  });
+  }
+
+  document.querySelectorAll("form").forEach(watch);
+  // Forms drawn later (the form editor's live preview) are watched by their page.
+  window.platformForms = { watch };
 })();

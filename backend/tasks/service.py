@@ -37,6 +37,7 @@ from backend.tasks.models import Delegation, HeldDecision, Notification, TaskAct
 from backend.workdays.service import WorkCalendar, get_calendar, local_date
 from backend.workflow.errors import TaskNotFound
 from backend.workflow.models import HumanTask, ProcessInstance
+from backend.workflow.service import refuse_if_suspended
 
 PAGE_SIZE = 20
 DUE_STATES = ("on_time", "due_soon", "overdue")
@@ -411,9 +412,11 @@ def _task(session, task_id: str, *, refresh: bool = False) -> HumanTask:
 
 
 def _open_task(session, task_id: str) -> HumanTask:
+    """The open task every inbox operation starts from; refused while its instance is 挂起."""
     task = _task(session, task_id)
     if task.state != "open":
         raise TaskNotOpen(task_id, task.state)
+    refuse_if_suspended(session.get(ProcessInstance, task.instance_id))
     return task
 
 

@@ -26,10 +26,10 @@ from backend.extensions import db
 from backend.files import access as file_access
 from backend.files.errors import FileRefused
 from backend.files.service import store
+from backend.forms import store as form_store
 from backend.forms.choices import with_choices
 from backend.forms.errors import FormError
 from backend.forms.parse import apply_row_action, parse_submission, upload_paths
-from backend.forms.schema import load_form
 from backend.forms.validate import validate
 from backend.projects.models import Project, ProjectDocument
 from backend.tasks import add_sign, drafts, service
@@ -202,11 +202,11 @@ def _editable(task: HumanTask) -> bool:
 
 
 def _form_file(task: HumanTask) -> dict | None:
-    """The task's form as its file says (no x-choices options yet)."""
+    """The task's form as its instance was deployed with (no x-choices options yet)."""
     if not task.form:
         return None
     try:
-        return load_form(task.form)
+        return form_store.for_task(session=db.session, task=task)
     except FormError as exc:
         flash(str(exc), "danger")
         return None
@@ -355,8 +355,11 @@ def _render_task(task: HumanTask, *, values=None, errors=None, status: int = 200
         if project
         else []
     )
+    instance = db.session.get(ProcessInstance, task.instance_id)
+    # 挂起: the page says so and offers no operation; only a draft can be saved.
+    suspended = instance is not None and instance.state == "suspended"
     returnable = []
-    if editable:
+    if editable and not suspended:
         try:
             returnable = workflow.returnable_steps(session=db.session, task_id=task.id)
         except WorkflowError:
@@ -364,7 +367,6 @@ def _render_task(task: HumanTask, *, values=None, errors=None, status: int = 200
     delegation = db.session.scalar(
         sa.select(Delegation).where(Delegation.task_id == task.id, Delegation.answered_at.is_(None))
     )
-    instance = db.session.get(ProcessInstance, task.instance_id)
     parent = db.session.get(HumanTask, task.parent_task_id) if task.parent_task_id else None
     held = add_sign.held_decision(session=db.session, task_id=(parent or task).id)
     history = _history(task)
@@ -378,7 +380,8 @@ def _render_task(task: HumanTask, *, values=None, errors=None, status: int = 200
             held=held,
             # What the signer is asked to sign: the holder's held decision, shown read-only.
             parent_schema=_schema(parent) if parent else None,
-            is_holder=task.state == "open" and task.assignee == me and parent is None,
+            is_holder=task.state == "open" and task.assignee == me and parent is None and not suspended,
+            suspended=suspended,
             sign_positions=add_sign.POSITIONS,
             task=task,
             instance=instance,
@@ -388,10 +391,14 @@ def _render_task(task: HumanTask, *, values=None, errors=None, status: int = 200
             editable=editable,
             can_claim=task.state == "open"
             and task.assignee is None
-            and task.candidate_group in current_user.groups,
-            can_unclaim=editable and bool(task.candidate_group),
-            can_withdraw=task.state == "completed" and task.completed_by == me,
-            answering=delegation is not None and delegation.delegate == me and task.state == "open",
+            and task.candidate_group in current_user.groups
+            and not suspended,
+            can_unclaim=editable and bool(task.candidate_group) and not suspended,
+            can_withdraw=task.state == "completed" and task.completed_by == me and not suspended,
+            answering=delegation is not None
+            and delegation.delegate == me
+            and task.state == "open"
+            and not suspended,
             delegation=delegation,
             returnable=returnable,
             project=project,

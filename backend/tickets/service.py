@@ -40,6 +40,7 @@ from backend.tickets.models import (
     TicketSequence,
 )
 from backend.workdays.service import end_of_day, get_calendar, local_date
+from backend.workflow import registry
 from backend.workflow import service as workflow
 from backend.workflow.host import record
 from backend.workflow.models import HumanTask, ProcessInstance
@@ -399,7 +400,21 @@ def mark_overdue(*, session, ticket_id: int, instance_id: int, escalated_to: str
         escalated_to=escalated_to,
         tasks=[t.id for t in tasks],
     )
+    registry.domain_event(
+        session=session, kind="ticket.overdue", data=_overdue_event(ticket, escalated_to, now)
+    )
     return {"escalated": [t.id for t in tasks], "to": escalated_to}
+
+
+def _overdue_event(ticket: Ticket, escalated_to: str, now: datetime) -> dict:
+    return {
+        "ticket_number": ticket.number,
+        "project_code": ticket.project.code,
+        "severity": ticket.severity,
+        "deadline": ticket.deadline.isoformat() if ticket.deadline else None,
+        "escalated_to": escalated_to,
+        "overdue_at": now.isoformat(),
+    }
 
 
 def record_supervision(

@@ -36,6 +36,8 @@ class ProcessDefinition(db.Model):
     elements: Mapped[list] = mapped_column(JSONType, default=list)
     message_names: Mapped[list] = mapped_column(JSONType, default=list)
     message_starts: Mapped[list] = mapped_column(JSONType, default=list)
+    # The forms its user tasks show: form name -> form_version.id, fixed at deploy.
+    forms: Mapped[dict | None] = mapped_column(JSONType, default=dict)
     deployed_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     deployed_by: Mapped[str | None] = mapped_column(sa.String(120))
 

@@ -129,3 +129,21 @@ def on_tasks_marked(fn: TasksMarkedListener) -> TasksMarkedListener:
 
 def tasks_marked_listeners() -> tuple[TasksMarkedListener, ...]:
     return tuple(_TASKS_MARKED)
+
+
+# Called where a domain fact that integrators may subscribe to happens (批复 issued, payment
+# disbursed, ticket overdue), in the transaction that causes it: `fn(*, session, kind, data)`.
+# The outbound webhooks listen here; the emitting domains never import them.
+DomainEventListener = Callable[..., None]
+_DOMAIN_EVENTS: list[DomainEventListener] = []
+
+
+def on_domain_event(fn: DomainEventListener) -> DomainEventListener:
+    if fn not in _DOMAIN_EVENTS:
+        _DOMAIN_EVENTS.append(fn)
+    return fn
+
+
+def domain_event(*, session, kind: str, data: dict) -> None:
+    for listener in tuple(_DOMAIN_EVENTS):
+        listener(session=session, kind=kind, data=data)

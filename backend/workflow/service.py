@@ -234,8 +234,7 @@ def withdraw_task(*, session, task_id: str, actor: str, reason: str) -> ProcessI
     if task.state != "completed" or task.completed_by != actor:
         raise CannotWithdraw(task_id, "只能撤回本人办理的任务")
     instance = lock_instance(session, task.instance_id)
-    if instance.state == "suspended":
-        raise InstanceSuspended(instance.id)
+    refuse_if_suspended(instance)
     ctx = host_context(session, actor=actor)
     run = load_run(ctx, instance)
     try:
@@ -311,11 +310,17 @@ def _lock_open_task(session, task_id: str) -> tuple[HumanTask, ProcessInstance]:
         raise TaskAlreadyHandled(task_id)
     if task.parent_task_id is not None:
         raise NotAnEngineTask(task_id)
-    if instance.state == "suspended":
-        raise InstanceSuspended(instance.id)
+    refuse_if_suspended(instance)
     if instance.state not in ("running", "incident"):
         raise InstanceNotActive(instance.id, instance.state)
     return task, instance
+
+
+def refuse_if_suspended(instance: ProcessInstance) -> None:
+    """挂起 stops every task operation (complete, 退回, 撤回, 签收, 转办, 委托, 加签 ...) until
+    resumed; drafts may still be saved. The one check all of them call."""
+    if instance.state == "suspended":
+        raise InstanceSuspended(instance.id)
 
 
 @dataclass
@@ -449,8 +454,7 @@ def retry_incident(*, session, incident_id: int, actor: str) -> Incident:
     incident = session.get(Incident, incident_id)
     if incident is None or incident.state != "open":
         raise IncidentNotFound(incident_id)
-    if session.get(ProcessInstance, incident.instance_id).state == "suspended":
-        raise InstanceSuspended(incident.instance_id)
+    refuse_if_suspended(session.get(ProcessInstance, incident.instance_id))
     if incident.kind == "task_error" and incident.task_id:
         retry_task(
             session=session,

@@ -400,7 +400,7 @@ def test_export_downloads_the_stored_xml(session, designer):
 
 def test_forms_operations_and_groups(designer):
     forms = designer.get("/designer/api/forms").get_json()
-    assert {"name": "approval_review.json", "title": "部门审查意见"} in forms
+    assert {"name": "approval_review.json", "title": "部门审查意见", "version": 1} in forms
     assert len(forms) == len(list((ROOT / "forms").glob("*.json")))
 
     operations = {o["name"]: o for o in designer.get("/designer/api/operations").get_json()}

@@ -1,0 +1,148 @@
+"""Who calls the API: an API key (`Authorization: Bearer <key>`) acting as its owner, or the
+browser session. View layer: refusals are problem documents in the request's language."""
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import current_app, g, request
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy.exc import OperationalError
+
+from backend.api import keys
+from backend.api.models import ApiKey
+from backend.api.problems import problem
+from backend.db import utcnow
+from backend.extensions import db
+from backend.org.models import Region, User
+from backend.org.service import get_user
+from backend.projects.models import Project
+
+
+class Refused(Exception):
+    """Raised inside an operation to answer with a problem document."""
+
+    def __init__(self, response):
+        self.response = response
+        super().__init__(response.status)
+
+
+@dataclass
+class Principal:
+    user: User
+    key: ApiKey | None
+    # None: the browser session, which is bound by the person's own permissions only.
+    scopes: frozenset[str] | None
+    region_code: str | None
+    _regions: set[str] | None = None
+
+    @property
+    def regions(self) -> set[str] | None:
+        """Codes the caller may see (the key's region and every region under it); None: all."""
+        if self.region_code is None:
+            return None
+        if self._regions is None:
+            self._regions = keys.region_codes(session=db.session, region_code=self.region_code)
+        return self._regions
+
+    @property
+    def whole_tree(self) -> bool:
+        """A key of a top-level region sees data tied to no region too (e.g. processes that
+        are not about a project)."""
+        if self.region_code is None:
+            return True
+        region = db.session.get(Region, self.region_code)
+        return region is not None and region.parent_code is None
+
+    def sees_region(self, code: str | None) -> bool:
+        regions = self.regions
+        if regions is None:
+            return True
+        return code in regions if code is not None else self.whole_tree
+
+    def sees_business_key(self, business_key: str | None) -> bool:
+        """Instances and tasks belong to the region of their project (business key = 项目代码)."""
+        if self.regions is None:
+            return True
+        region = (
+            db.session.scalar(sa.select(Project.region_code).where(Project.code == business_key))
+            if business_key
+            else None
+        )
+        return self.sees_region(region)
+
+    def require_region(self, code: str | None) -> None:
+        if not self.sees_region(code):
+            raise Refused(forbidden_region())
+
+    def require_business_key(self, business_key: str | None) -> None:
+        if not self.sees_business_key(business_key):
+            raise Refused(forbidden_region())
+
+
+def forbidden_region():
+    return problem(403, _("无权访问"), _("该 API 密钥无权访问此行政区划的数据"))
+
+
+def _unauthorized(detail: str):
+    return problem(401, _("未认证"), detail, headers={"WWW-Authenticate": 'Bearer realm="api"'})
+
+
+_REFUSALS = {
+    "missing": lambda: _("缺少 API 密钥: 请在 Authorization 头中使用 Bearer 密钥, 或先登录"),
+    "unknown": lambda: _("API 密钥无效"),
+    "revoked": lambda: _("API 密钥已被吊销"),
+    "expired": lambda: _("API 密钥已过期"),
+}
+
+
+def authenticate(scope: str) -> Principal:
+    """The caller of this request with `scope`, or raises Refused (401/403)."""
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _sep, token = header.strip().partition(" ")
+        if scheme.lower() != "bearer":
+            raise Refused(_unauthorized(_REFUSALS["unknown"]()))
+        now = utcnow()
+        found = keys.find_key(session=db.session, token=token.strip(), now=now)
+        if isinstance(found, keys.Refusal):
+            raise Refused(_unauthorized(_REFUSALS[found.reason]()))
+        user = get_user(session=db.session, username=found.owner)
+        if user is None or not user.active:
+            raise Refused(_unauthorized(_("API 密钥的所属用户不存在或已停用")))
+        _record_use(found, now)
+        if scope not in (found.scopes or []):
+            raise Refused(
+                problem(403, _("无权访问"), _("该 API 密钥没有权限范围 %(scope)s", scope=scope), scope=scope)
+            )
+        principal = Principal(
+            user=user, key=found, scopes=frozenset(found.scopes), region_code=found.region_code
+        )
+    elif current_user.is_authenticated:
+        if request.method not in ("GET", "HEAD", "OPTIONS") and current_app.config.get(
+            "WTF_CSRF_ENABLED", True
+        ):
+            from backend.accounts import csrf
+
+            csrf.protect()  # the session's writes need the token, as every form of the site
+        principal = Principal(
+            user=current_user._get_current_object(), key=None, scopes=None, region_code=None
+        )
+    else:
+        raise Refused(_unauthorized(_REFUSALS["missing"]()))
+    g.api_principal = principal
+    return principal
+
+
+def _record_use(key: ApiKey, now) -> None:
+    """last_used_at at most once a minute, committed at once in a transaction of its own (a
+    read request commits nothing else; a write request's work begins after it). Best effort:
+    on SQLite a read transaction cannot take the write lock once another writer committed
+    since it began; the use is then recorded by a later request."""
+    if not keys.needs_touch(key, now):
+        return
+    try:
+        db.session.execute(keys.touch_statement(key.id, now))
+        db.session.commit()
+    except OperationalError:
+        db.session.rollback()
