@@ -17,7 +17,11 @@ def test_a_step_returned_to_and_decided_again_keeps_both_opinions(flow, session)
         sa.select(HumanTask.id).filter_by(instance_id=flow.instance_id, element_id="review_cz")
     )
     workflow.return_task(
-        session=session, task_id=head_task.id, to_task_id=review_task_id, actor="cz_head", reason="请核实专项债额度"
+        session=session,
+        task_id=head_task.id,
+        to_task_id=review_task_id,
+        actor="cz_head",
+        reason="请核实专项债额度",
     )
     session.commit()
     assert flow.task("review_cz").id == review_task_id  # the same engine task, reopened
