@@ -2,7 +2,7 @@
 
 from flask import Flask, request
 
-from backend import extensions
+from backend import extensions, nul_guard
 from backend.config import Config
 from backend.db import begin_unit_of_work, configure_engine
 from backend.logs import configure_logging
@@ -24,6 +24,9 @@ def create_app(config: dict | None = None) -> Flask:
     @app.before_request
     def _reads_stay_deferred():
         begin_unit_of_work(read_only=request.method in ("GET", "HEAD", "OPTIONS"))
+
+    # PostgreSQL text cannot hold NUL: such requests are a 400 before any view runs.
+    nul_guard.init_app(app)
 
     @app.teardown_appcontext
     def _end_unit_of_work(exc):
@@ -55,6 +58,7 @@ def _register_domains(app: Flask) -> None:
         health,
         i18n,
         jobs,
+        metrics,
         org,
         projects,
         serve,
@@ -67,6 +71,7 @@ def _register_domains(app: Flask) -> None:
 
     # Platform
     health.init_app(app)
+    metrics.init_app(app)
     i18n.init_app(app)
     jobs.init_app(app)
     workdays.init_app(app)

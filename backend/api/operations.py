@@ -41,8 +41,10 @@ class Operation:
 
 
 OPERATIONS: list[Operation] = []
-# Ids are 64-bit integers in every database: a larger one in a path or cursor names nothing.
-MAX_ID = 2**63 - 1
+# The ids the API names (instances, projects, contracts, ...) are PostgreSQL `integer`
+# columns: a larger one in a path or cursor names nothing, and must not reach the database
+# (PostgreSQL refuses it with "integer out of range"; SQLite would not notice).
+MAX_ID = 2**31 - 1
 
 
 def operation(

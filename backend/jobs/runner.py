@@ -3,6 +3,15 @@
 One execution is one unit of work: lock the row, run the job, mark the row done, commit.
 The work and the 'done' mark commit together or not at all, so a row that is 'done' has
 had its work committed exactly once, and a duplicate message for it does nothing.
+
+A job that calls out (`call_out`, e.g. a webhook POST or an SMTP send) must not do so in
+that unit of work: the row lock is, on SQLite, the database write lock, and every request
+would wait for a slow receiver. It runs in phases instead: (1) lock, prepare, claim the row
+(a fresh `dispatched_at`), commit; (2) the call, no transaction open; (3) lock the row again
+and, if the claim is still ours, record the outcome with the 'done' mark. A duplicate that
+took the row over in between (stale redispatch) changed the claim, so only one records.
+A crash between (2) and (3) leaves the row 'dispatched': the relay re-sends it, the call is
+made again (at-least-once), the outcome recorded once.
 """
 
 import contextvars
@@ -84,38 +93,92 @@ def _run_locked(session, outbox_id: int, expected_actor: str | None) -> str:
         session.commit()
         return FAILED
 
-    extra = {"job_id": row.id, "actor": row.actor}
-    try:
-        _run_in_savepoint(session, spec, row)
-    except Retry as request:
-        row.state = PENDING
-        row.run_after = utcnow() + timedelta(seconds=request.delay_seconds)
-        row.dispatched_at = None
-        if request.reason:
-            row.last_error = f"Retry: {request.reason}"
-        outcome = RESCHEDULED
-        log.info("job.retry_requested", extra={**extra, "delay_seconds": request.delay_seconds})
-    except Exception as exc:
-        outcome = _record_failure(spec, row, exc)
-        log.warning(
-            "job.failed", extra={**extra, "attempts": row.attempts, "outcome": outcome}, exc_info=True
-        )
-    else:
-        _finish(row, DONE, utcnow())
-        outcome = RAN
-        log.info("job.done", extra=extra)
+    if spec.phased:
+        return _run_phased(session, spec, row)
+    payload = copy.deepcopy(row.payload)
+    outcome, _ = _attempt(session, spec, row, lambda: spec.fn(payload))
+    if outcome is None:
+        outcome = _done(row)
     session.commit()
     return outcome
 
 
-def _run_in_savepoint(session, spec: registry.JobSpec, row: OutboxJob) -> None:
+def _run_phased(session, spec: registry.JobSpec, row: OutboxJob) -> str:
+    payload = row.payload
+    outbox_id = row.id
+    outcome, plan = _attempt(session, spec, row, lambda: spec.fn(copy.deepcopy(payload)))
+    if outcome is None and plan is None:
+        outcome = _done(row)  # nothing to send
+    if outcome is not None:
+        session.commit()
+        return outcome
+    claim = utcnow()
+    row.state = DISPATCHED
+    row.dispatched_at = claim
+    session.commit()  # the write lock is released before the call
+
+    try:
+        result, error = spec.call_out(plan), None
+    except Exception as exc:
+        result, error = None, exc
+    # A BaseException (worker killed) leaves the claimed row 'dispatched' for a redispatch.
+
+    row = session.scalar(sa.select(OutboxJob).where(OutboxJob.id == outbox_id).with_for_update())
+    if row is None or row.state != DISPATCHED or row.dispatched_at != claim:
+        log.warning(
+            "job.outcome_superseded",
+            extra={"job_id": outbox_id, "actor": spec.name, "state": row.state if row else None},
+        )
+        session.rollback()
+        return SKIPPED
+    if error is not None:
+        outcome = _on_error(spec, row, error)
+    elif spec.record is not None:
+        outcome, _ = _attempt(session, spec, row, lambda: spec.record(copy.deepcopy(payload), plan, result))
+    if outcome is None:
+        outcome = _done(row)
+    session.commit()
+    return outcome
+
+
+def _attempt(session, spec: registry.JobSpec, row: OutboxJob, work) -> tuple[str | None, object]:
+    """Run `work` in a savepoint; on failure apply the row's retry policy and return the
+    outcome, else (None, what work returned)."""
+    try:
+        return None, _run_in_savepoint(session, row, work)
+    except Exception as exc:
+        return _on_error(spec, row, exc), None
+
+
+def _on_error(spec: registry.JobSpec, row: OutboxJob, exc: Exception) -> str:
+    extra = {"job_id": row.id, "actor": row.actor}
+    if isinstance(exc, Retry):
+        row.state = PENDING
+        row.run_after = utcnow() + timedelta(seconds=exc.delay_seconds)
+        row.dispatched_at = None
+        if exc.reason:
+            row.last_error = f"Retry: {exc.reason}"
+        log.info("job.retry_requested", extra={**extra, "delay_seconds": exc.delay_seconds})
+        return RESCHEDULED
+    outcome = _record_failure(spec, row, exc)
+    log.warning("job.failed", extra={**extra, "attempts": row.attempts, "outcome": outcome}, exc_info=exc)
+    return outcome
+
+
+def _done(row: OutboxJob) -> str:
+    _finish(row, DONE, utcnow())
+    log.info("job.done", extra={"job_id": row.id, "actor": row.actor})
+    return RAN
+
+
+def _run_in_savepoint(session, row: OutboxJob, work):
     """The job's own work, undone alone on failure while the row stays locked."""
     savepoint = session.begin_nested()
     # While set, committing this savepoint (the job calling commit()) is refused: it would
     # release the work towards a commit without the row's 'done' mark.
     session.info[RUNNING_JOB] = (row.id, savepoint)
     try:
-        spec.fn(copy.deepcopy(row.payload))
+        result = work()
     except BaseException:
         session.info.pop(RUNNING_JOB, None)
         if savepoint.is_active:
@@ -123,6 +186,7 @@ def _run_in_savepoint(session, spec: registry.JobSpec, row: OutboxJob) -> None:
         raise
     session.info.pop(RUNNING_JOB, None)
     savepoint.commit()
+    return result
 
 
 def _runnable(row: OutboxJob, now) -> bool:

@@ -5,6 +5,10 @@ commit and never holds up or breaks the request. A failing SMTP server is tried 
 the jobs' backoff (MAX_RETRIES); after the last try the row is 'dead', keeping its error for
 `flask jobs` and a redeliver, and the failure is logged. A refused recipient is logged and
 not retried: trying again would not change the answer.
+
+The SMTP conversation runs between the job's two short transactions (`call_out`, see
+backend.jobs.runner), never while holding the database; a worker killed after sending
+sends again (at-least-once).
 """
 
 import logging
@@ -135,12 +139,10 @@ def mailer() -> Mailer:
     return SmtpMailer(current_app.config)
 
 
-@jobs.job(SEND_MAIL, max_retries=MAX_RETRIES, min_backoff_seconds=60, max_backoff_seconds=3600)
-def send_mail(payload: dict) -> None:
+def _send(payload: dict) -> None:
+    """The SMTP conversation, run by the jobs runner with no transaction open (a slow mail
+    server must not hold the database)."""
     extra = {"notification_id": payload.get("notification_id"), "to": payload["to"]}
-    if not mail_enabled():
-        log.warning("mail.not_configured", extra=extra)  # MAIL_SERVER removed since it was queued
-        return
     try:
         mailer().send(build_message(payload, current_app.config["MAIL_FROM"]))
     except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
@@ -154,6 +156,18 @@ def send_mail(payload: dict) -> None:
         log.warning("mail.failed", extra={**extra, "error": f"{type(exc).__name__}: {exc}"})
         raise
     log.info("mail.sent", extra=extra)
+
+
+@jobs.job(
+    SEND_MAIL, max_retries=MAX_RETRIES, min_backoff_seconds=60, max_backoff_seconds=3600, call_out=_send
+)
+def send_mail(payload: dict) -> dict | None:
+    """The job's first phase: what to send, or None when mail was switched off since."""
+    if not mail_enabled():
+        extra = {"notification_id": payload.get("notification_id"), "to": payload["to"]}
+        log.warning("mail.not_configured", extra=extra)  # MAIL_SERVER removed since it was queued
+        return None
+    return payload
 
 
 def _permanent(exc: smtplib.SMTPException) -> bool:

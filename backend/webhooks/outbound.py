@@ -9,6 +9,11 @@ Each try is logged on the delivery (`attempt_log`), so a failed try must commit:
 records it and queues the next try itself (a new outbox row after an exponential backoff)
 instead of raising, which would roll the log back. After `max_attempts` tries the delivery
 is dead; an admin's redelivery starts a new round.
+
+The job runs in phases (backend.jobs.runner): `prepare_delivery` reads and signs, the POST
+(`send`) runs with no transaction open, `record_attempt` logs it in a second transaction.
+Delivery is at-least-once (a worker killed after the POST sends again); receivers dedupe
+by `X-Event-Id`. The attempt is recorded once.
 """
 
 import json
@@ -241,32 +246,68 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float = TIM
     return Attempt(status, latency, error[:MAX_ERROR_CHARS] if error else None)
 
 
-def deliver(*, session, subscription_id: int, event_id: str, now: datetime | None = None) -> str | None:
-    """One try of one delivery (the `webhooks.deliver` job). Returns the delivery's state,
-    or None when there is nothing to do (already delivered or dead, or gone)."""
+@dataclass(frozen=True)
+class Send:
+    """What one try sends, read in the job's first transaction; the POST happens after it."""
+
+    delivery_id: int
+    attempts: int  # the delivery's tries when this was read: the outcome is for that state only
+    url: str | None  # None: the subscription is disabled, nothing is sent
+    body: bytes = b""
+    headers: dict[str, str] | None = None
+
+
+def prepare_delivery(*, session, subscription_id: int, event_id: str) -> Send | None:
+    """The request for the next try of a pending delivery, or None (delivered, dead, gone)."""
     delivery = session.scalar(
-        sa.select(WebhookDelivery)
-        .filter_by(subscription_id=subscription_id, event_id=event_id)
-        .with_for_update()
+        sa.select(WebhookDelivery).filter_by(subscription_id=subscription_id, event_id=event_id)
     )
     if delivery is None or delivery.state != PENDING:
         return None
     subscription = delivery.subscription
     if not subscription.enabled:
-        attempt = Attempt(None, 0, "订阅已停用")
-    else:
-        timestamp = int(time.time())
-        body = encode(delivery.payload)
-        headers = {
-            "Content-Type": "application/json; charset=utf-8",
-            "User-Agent": "keyproject-bpm-webhooks/1",
-            "X-Event-Id": delivery.event_id,
-            "X-Event-Type": delivery.event_type,
-            **signing.signed_headers(subscription.secret, timestamp, body),
-        }
-        attempt = post(subscription.url, body, headers)
-    _record(session, delivery, subscription, attempt, now or utcnow())
+        return Send(delivery.id, delivery.attempts, None)
+    timestamp = int(time.time())
+    body = encode(delivery.payload)
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "User-Agent": "keyproject-bpm-webhooks/1",
+        "X-Event-Id": delivery.event_id,
+        "X-Event-Type": delivery.event_type,
+        **signing.signed_headers(subscription.secret, timestamp, body),
+    }
+    return Send(delivery.id, delivery.attempts, subscription.url, body, headers)
+
+
+def send(request: Send) -> Attempt:
+    """The HTTP try; touches no database, so no lock is held while a receiver is slow."""
+    if request.url is None:
+        return Attempt(None, 0, "订阅已停用")
+    return post(request.url, request.body, request.headers or {})
+
+
+def record_attempt(*, session, request: Send, attempt: Attempt, now: datetime | None = None) -> str | None:
+    """Log the try on its delivery (delivered, dead, or the next try queued). Returns the
+    delivery's state, or None when it moved on meanwhile (the try is then not counted)."""
+    delivery = session.scalar(sa.select(WebhookDelivery).filter_by(id=request.delivery_id).with_for_update())
+    if delivery is None or delivery.state != PENDING or delivery.attempts != request.attempts:
+        log.warning(
+            "webhook.attempt_superseded",
+            extra={"delivery_id": request.delivery_id, "status_code": attempt.status_code},
+        )
+        return None
+    _record(session, delivery, delivery.subscription, attempt, now or utcnow())
     return delivery.state
+
+
+def deliver(*, session, subscription_id: int, event_id: str, now: datetime | None = None) -> str | None:
+    """One try in the caller's transaction (the `webhooks.deliver` job runs the same three
+    steps in phases, without a transaction during the POST). Returns the delivery's state,
+    or None when there is nothing to do (already delivered or dead, or gone)."""
+    request = prepare_delivery(session=session, subscription_id=subscription_id, event_id=event_id)
+    if request is None:
+        return None
+    return record_attempt(session=session, request=request, attempt=send(request), now=now)
 
 
 def _record(session, delivery: WebhookDelivery, subscription, attempt: Attempt, now: datetime) -> None:

@@ -21,6 +21,7 @@ from jsonschema.exceptions import SchemaError
 from sqlalchemy.exc import IntegrityError
 
 from backend.db import utcnow
+from backend.nul_guard import nul_paths
 from backend.webhooks import signing
 from backend.webhooks.models import ACTIONS, CORRELATE, START, InboundDelivery, InboundHook
 from backend.workflow import service as workflow
@@ -204,6 +205,8 @@ def receive(
         payload = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise HookRejected(400, "malformed_json", f"请求体不是有效的 JSON: {exc}") from None
+    if nul_paths(payload):  # PostgreSQL text cannot hold it: refused here, not a 500 later
+        raise HookRejected(400, "malformed_json", "请求体包含 NUL (\\u0000) 字符")
     digest = hashlib.sha256(body).hexdigest()
 
     earlier = _delivery(session, hook.id, key)

@@ -27,6 +27,14 @@ def test_unknown_route_is_a_404_problem(client, session, org):
     assert page.status_code == 404 and page.mimetype == "text/html"
 
 
+@pytest.mark.parametrize("instance_id", [2**31, 23249613882, 2**63])
+def test_an_id_beyond_the_database_integers_is_a_404_problem(client, session, org, instance_id):
+    # PostgreSQL refuses such a value ("integer out of range"): it must never reach the query.
+    secret = issue(session, "ops")
+    body = _problem(client.get(f"/api/v1/instances/{instance_id}", headers=bearer(secret)), 404)
+    assert body["title"]
+
+
 def test_wrong_method_is_a_405_problem_with_allow(client, session, org):
     body = _problem(client.delete("/api/v1/projects"), 405)
     assert "GET" in body["allowed_methods"]

@@ -44,6 +44,9 @@ def test_every_operation_keeps_its_contract(app, session, org, deployed, method,
     @settings(
         max_examples=20,
         deadline=None,
+        # The same examples on every run: CI must not pass or fail by luck. (Run with
+        # derandomize off by hand to explore; that is how the NUL and int32 bugs were found.)
+        derandomize=True,
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     )

@@ -157,7 +157,8 @@ def test_same_key_with_another_body_is_422(app, session, intake_hook):
 
 def test_malformed_json_is_400(app, session, intake_hook):
     client = app.test_client()
-    for raw in (b'{"project_code": "X", ', b"\xff\xfe not utf-8", b""):
+    # The last: valid JSON whose text PostgreSQL could not store (a 500 there before).
+    for raw in (b'{"project_code": "X", ', b"\xff\xfe not utf-8", b"", b'{"project_code": "X\\u0000"}'):
         assert_problem(signed_post(client, intake_hook, None, body=raw), 400, "malformed_json")
     assert counts(session) == (0, 0)
 
