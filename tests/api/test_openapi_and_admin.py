@@ -100,6 +100,9 @@ def test_admin_page_refuses_invalid_keys_and_non_admins(app, client, session, or
     assert "请填写密钥名称" in html and "请至少选择一个权限范围" in html
     assert session.query(ApiKey).count() == 0
     applicant = signed_in(app, "applicant")
+    # Admins reach the page from the navbar; others don't see the link.
+    assert "data-api-keys-link" in admin.get("/api/v1/docs").get_data(as_text=True)
+    assert "data-api-keys-link" not in applicant.get("/api/v1/docs").get_data(as_text=True)
     assert applicant.get("/admin/api-keys").status_code == 403
     assert applicant.post(f"/admin/api-keys/{1}/revoke").status_code == 403
     # And a key is no way into the admin page.
