@@ -13,6 +13,7 @@ from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
@@ -28,7 +29,7 @@ from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition a
 from SpiffWorkflow.util.task import TaskState
 
 from backend.engine.migration import CannotMigrate, MigrationPlan, copy_workflow, migrate_copy
-from backend.engine.serialization import SERIALIZER, dumps
+from backend.engine.serialization import SERIALIZER, LazySpecs, dumps
 
 # operation name, evaluated parameters, a copy of the task data -> JSON-able result
 ServiceCaller = Callable[[str, dict[str, Any], dict[str, Any]], Any]
@@ -130,6 +131,14 @@ class _HostScriptEngine(PythonScriptEngine):
         return json.dumps(result, default=str, ensure_ascii=False)
 
 
+@lru_cache(maxsize=64)
+def _split_bundle(spec_json: str) -> tuple[str, dict[str, str]]:
+    """A definition's spec bundle as separate JSON texts (main spec, each called process), so
+    a run parses only what it restores. Texts, not dicts: restoring consumes its dict."""
+    bundle = json.loads(spec_json)
+    return json.dumps(bundle["spec"]), {k: json.dumps(v) for k, v in bundle["subprocess_specs"].items()}
+
+
 class ProcessRun:
     """One instance's workflow, live for the duration of one unit of work."""
 
@@ -141,11 +150,11 @@ class ProcessRun:
     # -- construction ---------------------------------------------------------------
     @classmethod
     def new(cls, spec_json: str, data: dict[str, Any], *, environment, services: ServiceCaller) -> ProcessRun:
-        bundle = json.loads(spec_json)
-        spec = SERIALIZER.from_dict(bundle["spec"])
-        subprocess_specs = {k: SERIALIZER.from_dict(v) for k, v in bundle["subprocess_specs"].items()}
+        spec_text, called = _split_bundle(spec_json)
         workflow = BpmnWorkflow(
-            spec, subprocess_specs, script_engine=_HostScriptEngine(environment, services)
+            SERIALIZER.from_dict(json.loads(spec_text)),
+            LazySpecs(called),
+            script_engine=_HostScriptEngine(environment, services),
         )
         workflow.data.update(data)
         # The start task copies workflow data into the first tasks.
@@ -155,9 +164,9 @@ class ProcessRun:
     @classmethod
     def restore(cls, spec_json: str, state_json: str, *, environment, services: ServiceCaller) -> ProcessRun:
         state = json.loads(state_json)
-        bundle = json.loads(spec_json)
-        state["spec"] = bundle["spec"]
-        state["subprocess_specs"] = bundle["subprocess_specs"]
+        spec_text, called = _split_bundle(spec_json)
+        state["spec"] = json.loads(spec_text)
+        state["subprocess_specs"] = LazySpecs(called)
         workflow = SERIALIZER.from_dict(state)
         workflow.script_engine = _HostScriptEngine(environment, services)
         return cls(workflow)

@@ -100,12 +100,15 @@ def lock_instance(session, instance_id: int) -> ProcessInstance:
 
 
 def new_run(ctx: HostContext, instance: ProcessInstance, data: dict) -> ProcessRun:
-    return ProcessRun.new(
+    run = ProcessRun.new(
         spec_json(ctx.session, instance.definition_id),
         data,
         environment=ctx.environment,
         services=_service_caller(ctx, instance),
     )
+    # A new instance has no rows yet: the first save need not read any (4 queries fewer).
+    run.memo.update(new=True, open_task_ids=set(), timer=None, message_waits=set())
+    return run
 
 
 def read_run(ctx: HostContext, instance: ProcessInstance) -> ProcessRun:
@@ -282,7 +285,7 @@ def _sync_human_tasks(
     # A task id can come back (a retried or reset task): update its old row instead.
     existing = (
         {r.id: r for r in session.scalars(sa.select(HumanTask).where(HumanTask.id.in_(new_ids)))}
-        if new_ids
+        if new_ids and not run.memo.pop("new", False)
         else {}
     )
     opened: list[HumanTask] = []

@@ -29,8 +29,9 @@ class ProcessDefinition(db.Model):
     name: Mapped[str] = mapped_column(sa.String(200))
     content_hash: Mapped[str] = mapped_column(sa.String(64))
     file_name: Mapped[str] = mapped_column(sa.String(255))
-    source_xml: Mapped[str] = mapped_column(sa.Text)
-    spec_json: Mapped[str] = mapped_column(sa.Text)
+    # Large and rarely needed with the row (host.spec_json caches the spec): loaded on access.
+    source_xml: Mapped[str] = mapped_column(sa.Text, deferred=True)
+    spec_json: Mapped[str] = mapped_column(sa.Text, deferred=True)
     serializer_version: Mapped[str] = mapped_column(sa.String(20))
     # The lint's view of the diagram: elements with lanes, forms and operations.
     elements: Mapped[list] = mapped_column(JSONType, default=list)
