@@ -208,10 +208,6 @@ def receive(
     if nul_paths(payload):  # PostgreSQL text cannot hold it: refused here, not a 500 later
         raise HookRejected(400, "malformed_json", "请求体包含 NUL (\\u0000) 字符")
     digest = hashlib.sha256(body).hexdigest()
-
-    earlier = _delivery(session, hook.id, key)
-    if earlier is not None:
-        return _replay(earlier, digest)
     variables, business_key, correlation_key = map_payload(hook, payload)
 
     delivery = InboundDelivery(
@@ -228,7 +224,8 @@ def receive(
         with session.begin_nested():
             session.add(delivery)
     except IntegrityError:
-        # Another call with this key committed first (we waited on its index entry).
+        # A retry: the unique key refuses the row (no read first: most calls are new keys).
+        # Or another call with this key committed first (we waited on its index entry).
         earlier = _delivery(session, hook.id, key)
         if earlier is None:
             raise

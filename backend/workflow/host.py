@@ -231,6 +231,7 @@ def save(
     if opened:
         for listener in registry.tasks_opened_listeners():
             listener(session=session, tasks=opened, cause=cause)
+    run.memo.pop("new", None)
     live_runs.keep_after_commit(session, instance, run)
 
 
@@ -285,7 +286,7 @@ def _sync_human_tasks(
     # A task id can come back (a retried or reset task): update its old row instead.
     existing = (
         {r.id: r for r in session.scalars(sa.select(HumanTask).where(HumanTask.id.in_(new_ids)))}
-        if new_ids and not run.memo.pop("new", False)
+        if new_ids and not run.memo.get("new")
         else {}
     )
     opened: list[HumanTask] = []
@@ -365,7 +366,7 @@ def _sync_timer(session, instance: ProcessInstance, run: ProcessRun, snapshot) -
     if "timer" in run.memo and run.memo["timer"] == wanted:
         return  # a kept live run knows what the row holds: nothing to read or write
     run.memo["timer"] = wanted
-    row = session.get(Timer, instance.id)
+    row = None if run.memo.get("new") else session.get(Timer, instance.id)
     if wanted is None:
         if row is not None:
             session.delete(row)
@@ -381,7 +382,11 @@ def _sync_message_waits(ctx: HostContext, instance: ProcessInstance, run: Proces
     if run.memo.get("message_waits") == wanted.keys():
         return
     run.memo["message_waits"] = set(wanted)
-    rows = session.scalars(sa.select(MessageWait).filter_by(instance_id=instance.id)).all()
+    rows = (
+        []
+        if run.memo.get("new")
+        else session.scalars(sa.select(MessageWait).filter_by(instance_id=instance.id)).all()
+    )
     have = {(r.name, r.element_id): r for r in rows}
     for key, row in have.items():
         if key not in wanted:
