@@ -36,7 +36,7 @@ from backend.jobs import registry as job_registry
 from backend.jobs.models import PENDING as JOB_PENDING
 from backend.jobs.models import OutboxJob
 from backend.jobs.service import ENQUEUED
-from backend.webhooks import signing
+from backend.webhooks import egress, signing
 from backend.webhooks.models import (
     DEAD,
     DELIVERED,
@@ -116,6 +116,8 @@ def _check_subscription(config: dict) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 2000:
         problems["url"] = "请填写 http:// 或 https:// 开头的完整地址"
+    elif not current_app.config.get("WEBHOOK_ALLOW_PRIVATE_TARGETS") and (reason := egress.check_url(url)):
+        problems["url"] = f"只能投递到公网地址: {reason}"
     types = config.get("event_types")
     if not isinstance(types, list) or not types:
         problems["event_types"] = "请至少选择一种事件"
@@ -230,12 +232,20 @@ def encode(payload: dict) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
 
 
-def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float = TIMEOUT_SECONDS) -> Attempt:
-    """One HTTP POST; any answer or failure becomes an Attempt, never an exception."""
+def post(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    timeout: float = TIMEOUT_SECONDS,
+    allow_private: bool = False,
+) -> Attempt:
+    """One HTTP POST to a public address (egress.py); any answer or failure becomes an
+    Attempt, never an exception. Redirects are answers, not followed."""
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     started = time.perf_counter()
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (admin-configured URL)
+        with egress.opener(allow_private=allow_private).open(request, timeout=timeout) as response:
             response.read(64 * 1024)
             status, error = response.status, None
     except urllib.error.HTTPError as exc:
@@ -255,6 +265,7 @@ class Send:
     url: str | None  # None: the subscription is disabled, nothing is sent
     body: bytes = b""
     headers: dict[str, str] | None = None
+    allow_private: bool = False  # WEBHOOK_ALLOW_PRIVATE_TARGETS, read where the app is at hand
 
 
 def prepare_delivery(*, session, subscription_id: int, event_id: str) -> Send | None:
@@ -276,14 +287,15 @@ def prepare_delivery(*, session, subscription_id: int, event_id: str) -> Send | 
         "X-Event-Type": delivery.event_type,
         **signing.signed_headers(subscription.secret, timestamp, body),
     }
-    return Send(delivery.id, delivery.attempts, subscription.url, body, headers)
+    allow_private = bool(current_app.config.get("WEBHOOK_ALLOW_PRIVATE_TARGETS"))
+    return Send(delivery.id, delivery.attempts, subscription.url, body, headers, allow_private)
 
 
 def send(request: Send) -> Attempt:
     """The HTTP try; touches no database, so no lock is held while a receiver is slow."""
     if request.url is None:
         return Attempt(None, 0, "订阅已停用")
-    return post(request.url, request.body, request.headers or {})
+    return post(request.url, request.body, request.headers or {}, allow_private=request.allow_private)
 
 
 def record_attempt(*, session, request: Send, attempt: Attempt, now: datetime | None = None) -> str | None:

@@ -295,6 +295,7 @@ def stack(fresh_database, redis_server, logs, tmp_path_factory):
         "JOB_WORKER_SHUTDOWN_SECONDS": "5",
         "SCHEDULER_INTERVAL_SECONDS": "0.5",
         "WEBHOOK_BACKOFF_SECONDS": "1",
+        "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",  # the receivers listen on 127.0.0.1
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
     }
@@ -340,6 +341,7 @@ def control(app, stack):
             "REDIS_URL": stack.env["REDIS_URL"],
             "JOB_REDIS_NAMESPACE": stack.env["JOB_REDIS_NAMESPACE"],
             "EMBEDDED_WORKERS": False,
+            "WEBHOOK_ALLOW_PRIVATE_TARGETS": True,
         }
     )
     try:
