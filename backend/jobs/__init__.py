@@ -59,6 +59,8 @@ DEFAULTS = {
     "JOB_RELAY_INTERVAL_SECONDS": float(os.environ.get("JOB_RELAY_INTERVAL_SECONDS", "1")),
     "JOB_EMBEDDED_THREADS": int(os.environ.get("JOB_EMBEDDED_THREADS", "2")),
     "JOB_WORKER_SHUTDOWN_SECONDS": float(os.environ.get("JOB_WORKER_SHUTDOWN_SECONDS", "30")),
+    # Done rows are deleted by the scheduler after this many days (failed and dead stay).
+    "JOB_DONE_RETENTION_DAYS": float(os.environ.get("JOB_DONE_RETENTION_DAYS", "7")),
 }
 
 

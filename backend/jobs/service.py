@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, scoped_session
 
 from backend.db import utcnow
 from backend.jobs import registry
-from backend.jobs.models import DEAD, FAILED, PENDING, STATES, OutboxJob
+from backend.jobs.models import DEAD, DONE, FAILED, PENDING, STATES, OutboxJob
 
 # Keys in Session.info, cleared when the transaction ends.
 ENQUEUED = "jobs.enqueued"  # this transaction wrote outbox rows: nudge the relay on commit
@@ -111,6 +111,25 @@ def list_jobs(*, session, state: str | None = None, limit: int = 50) -> list[Out
     if state is not None:
         stmt = stmt.where(OutboxJob.state == state)
     return list(_plain(session).scalars(stmt))
+
+
+def prune_done(*, session, older_than: timedelta, now=None, batch: int = 1000) -> int:
+    """Delete one batch of jobs done longer ago than `older_than`; returns how many.
+
+    Done rows are history nobody acts on; left alone they grow with every start and every
+    delivery. Failed and dead rows stay: an operator may still redeliver them. A deleted
+    job's idempotency key is free again, which is safe: keys guard against duplicates
+    enqueued within seconds (timers, retries), never days apart."""
+    cutoff = (now or utcnow()) - older_than
+    ids = (
+        sa.select(OutboxJob.id)
+        .where(OutboxJob.state == DONE, OutboxJob.finished_at < cutoff)
+        .order_by(OutboxJob.id)
+        .limit(batch)
+        .scalar_subquery()
+    )
+    result = _plain(session).execute(sa.delete(OutboxJob).where(OutboxJob.id.in_(ids)))
+    return result.rowcount or 0
 
 
 def _plain(session):
