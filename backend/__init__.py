@@ -49,18 +49,25 @@ def _register_domains(app: Flask) -> None:
         accounts,
         api,
         approvals,
+        audit,
+        authz,
         cockpit,
         contracts,
+        crypto,
         demo,
         designer,
+        esign,
+        evidence,
         files,
         forms,
         health,
         i18n,
         jobs,
+        ledger,
         metrics,
         org,
         projects,
+        security,
         serve,
         tasks,
         tickets,
@@ -70,20 +77,27 @@ def _register_domains(app: Flask) -> None:
     )
 
     # Platform
+    security.init_app(app)  # headers, cookie flags, rate limits, 413/429, log redaction
+    crypto.init_app(app)  # SM2/SM3/SM4: master key check, signing-key table, mask filters
     health.init_app(app)
     metrics.init_app(app)
     i18n.init_app(app)
     jobs.init_app(app)
     workdays.init_app(app)
     workflow.init_app(app)
+    ledger.init_app(app)  # Merkle ledgers, signed checkpoints (audit, evidence)
     designer.init_app(app)
     files.init_app(app)
     forms.init_app(app)
     # Business domains
     org.init_app(app)
     accounts.init_app(app)
+    # Roles and permissions (three-admin separation), data scope.
+    authz.init_app(app)
     projects.init_app(app)
     approvals.init_app(app)
+    esign.init_app(app)  # SM2 signatures of heads' decisions and 批复
+    evidence.init_app(app)  # 存证: key documents in the "evidence" ledger, proofs, anchors
     tasks.init_app(app)
     # Contracts before tickets: demo tickets are dispatched to a demo contract's contractor.
     contracts.init_app(app)
@@ -94,6 +108,8 @@ def _register_domains(app: Flask) -> None:
     webhooks.init_app(app)
     # Integrators: the REST API (/api/v1) over the domains above.
     api.init_app(app)
+    # Audit log: records business actions from the hooks above (after webhooks: same pattern).
+    audit.init_app(app)
     # Start-up
     demo.init_app(app)
     serve.init_app(app)

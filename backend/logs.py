@@ -19,7 +19,8 @@ class JsonFormatter(logging.Formatter):
         # Everything passed through `extra=` lands as attributes on the record.
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+            # exc_text when a filter (backend.security.redact) has already masked it.
+            entry["exc"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 

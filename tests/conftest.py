@@ -34,10 +34,22 @@ def app(tmp_path_factory):
             "REDIS_URL": os.environ.get("TEST_REDIS_URL", ""),
             "EMBEDDED_WORKERS": False,
             "FILES_DIR": str(files),
+            # Checkpoints published by tests stay out of the development instance folder.
+            "EVIDENCE_ANCHOR_FILE": str(files.parent / "evidence-anchor.jsonl"),
             "SERVICE_TASK_BACKOFF_SECONDS": 0,
             "SCRIPT_TIME_LIMIT_SECONDS": 0.5,
             # Form posts in tests carry no CSRF token; tests/accounts checks CSRF on its own app.
             "WTF_CSRF_ENABLED": False,
+            # The whole session signs in from 127.0.0.1; tests/security sets its own limits.
+            "LOGIN_RATE_LIMIT": "",
+            "LOGIN_ACCOUNT_RATE_LIMIT": "",
+            # Business tests travel in time (time_machine) while signed in; tests/accounts checks
+            # the idle and absolute session limits on its own app with the defaults.
+            "SESSION_IDLE_MINUTES": 10 * 365 * 24 * 60,
+            "SESSION_MAX_HOURS": 10 * 365 * 24,
+            # Webhook receivers of the tests listen on 127.0.0.1; tests/webhooks/test_egress.py
+            # checks the refusal with the setting off.
+            "WEBHOOK_ALLOW_PRIVATE_TARGETS": True,
         }
     )
     with app.app_context():

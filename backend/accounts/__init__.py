@@ -1,5 +1,6 @@
-"""Accounts: passwords (argon2id), sign-in and sign-out (flask-login), CSRF (flask-wtf),
-the base layout's front-end assets from npm (`/vendor/...`).
+"""Accounts: passwords (argon2id, policy, expiry, history), sign-in and sign-out (flask-login)
+with lockout, session timeouts and the TOTP second factor, account administration
+(/admin/users), CSRF (flask-wtf), the base layout's front-end assets from npm (`/vendor/...`).
 
 `init_app` must run after `org.init_app` (the demo password loader follows the demo people).
 """
@@ -8,12 +9,21 @@ from flask import Flask
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
-from backend.accounts.errors import AccountError, InvalidCredentials, WeakPassword, WrongCurrentPassword
+from backend.accounts.errors import (
+    AccountError,
+    AccountLocked,
+    InvalidCredentials,
+    PasswordReused,
+    WeakPassword,
+    WrongCurrentPassword,
+)
 from backend.accounts.passwords import check_policy, password_problems
 from backend.accounts.service import authenticate, change_password, check_password, set_password
 
 __all__ = [
     "AccountError",
+    "AccountLocked",
+    "PasswordReused",
     "InvalidCredentials",
     "WeakPassword",
     "WrongCurrentPassword",
@@ -41,6 +51,7 @@ csrf = CSRFProtect()
 
 @login_manager.user_loader
 def _load_user(user_id: str):
+    from backend.accounts import sessions
     from backend.accounts.service import get_user
     from backend.extensions import db
 
@@ -49,16 +60,25 @@ def _load_user(user_id: str):
     except ValueError:
         return None
     # A person disabled after signing in is signed out on their next request.
-    return user if user is not None and user.active else None
+    if user is None or not user.active:
+        return None
+    # Idle, too old, or ended by a password change / sign-out elsewhere: signed out now.
+    reason = sessions.problem(user)
+    if reason is not None:
+        sessions.end(reason)
+        return None
+    sessions.touch()
+    return user
 
 
 def init_app(app: Flask) -> None:
-    from backend.accounts import demo, vendor, views  # noqa: F401  (demo registers its loader)
+    from backend.accounts import admin, demo, models, vendor, views  # noqa: F401  (demo registers its loader)
 
     if app.config.get("SESSION_COOKIE_SAMESITE") is None:
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     login_manager.init_app(app)
     csrf.init_app(app)
     app.register_blueprint(views.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(vendor.bp)
     app.jinja_env.globals["vendor_url"] = vendor.vendor_url

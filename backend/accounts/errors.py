@@ -41,3 +41,21 @@ class WrongCurrentPassword(AccountError):
 
     def __init__(self):
         super().__init__()
+
+
+class PasswordReused(AccountError):
+    def __init__(self, count: int):
+        super().__init__(_l("新密码不能与最近 %(n)s 次使用过的密码相同", n=count))
+
+
+class AccountLocked(AccountError):
+    """Too many failures for the account or from the address: said before any password check."""
+
+    def __init__(self, scope: str, minutes: int):
+        if scope == "address":
+            message = _l("该地址登录失败次数过多, 已被锁定, 请 %(n)s 分钟后再试", n=minutes)
+        else:
+            message = _l("账号因连续登录失败已被锁定, 请 %(n)s 分钟后再试或联系系统管理员解锁", n=minutes)
+        super().__init__(message, scope=scope, minutes=minutes)
+        self.scope = scope
+        self.minutes = minutes

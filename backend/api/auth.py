@@ -130,8 +130,32 @@ def authenticate(scope: str) -> Principal:
         )
     else:
         raise Refused(_unauthorized(_REFUSALS["missing"]()))
+    _apply_person(principal, scope)
     g.api_principal = principal
     return principal
+
+
+def _apply_person(principal: Principal, scope: str) -> None:
+    """The person behind the call (session or key owner) bounds it: the operation group's
+    permission (backend.authz), and their data scope (a key's region narrows it further)."""
+    from backend.authz import has_permission
+    from backend.authz.permissions import API_SCOPE_PERMISSIONS
+    from backend.authz.scope import scope_of
+
+    needed = API_SCOPE_PERMISSIONS.get(scope)
+    if needed is not None and not has_permission(principal.user, needed):
+        raise Refused(problem(403, _("无权访问"), _("您没有执行此操作的权限")))
+    person = scope_of(principal.user, session=db.session)
+    if person.all:
+        return
+    if principal.region_code is None:
+        # The session: the person's own region (and those under it); "" sees no region.
+        principal.region_code = principal.user.region_code or (
+            principal.user.department.region_code if principal.user.department else ""
+        )
+        principal._regions = set(person.regions)
+    else:
+        principal._regions = set(principal.regions or ()) & set(person.regions)
 
 
 def _record_use(key: ApiKey, now) -> None:

@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 
 from backend.api import keys, spec
 from backend.api.operations import OPERATIONS, bp
+from backend.authz import forbidden, has_permission
 from backend.db import utcnow
 from backend.extensions import db
 from backend.org.models import Region
@@ -54,8 +55,8 @@ def docs():
 @admin_bp.before_request
 @login_required
 def _admins_only():
-    if "admin" not in (current_user.roles or []):
-        abort(403)
+    if not has_permission(current_user, "config.manage"):
+        return forbidden()
 
 
 def _regions() -> list[Region]:

@@ -11,14 +11,12 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from backend.authz import has_permission
 from backend.contracts.models import Contract, Payment
 from backend.org.models import User
 from backend.projects.models import Project
 from backend.tickets.models import Ticket
 from backend.workflow.models import HumanTask, ProcessDefinition, ProcessInstance
-
-# Who sees every instance (the cockpit's roles); others see the ones they take part in.
-OPERATOR_ROLES = {"operator", "admin"}
 
 
 @dataclass
@@ -72,7 +70,7 @@ def _project_region_in(business_key_column, regions: set[str], whole_tree: bool)
 def visible_instances(user: User):
     """The instances a person may read: all for operators, else those they started or have
     (had) a task in, as assignee, completer or candidate."""
-    if OPERATOR_ROLES & set(user.roles or []):
+    if has_permission(user, "cockpit.read"):
         return sa.true()
     groups = sorted(user.groups)
     return sa.or_(

@@ -10,6 +10,8 @@ from flask_login import current_user, login_required
 
 from backend.approvals import resubmission, service, signing
 from backend.approvals.models import ApprovalDocument
+from backend.authz import has_permission
+from backend.authz.scope import sees_project
 from backend.extensions import db
 from backend.files import access as file_access
 from backend.forms import store as form_store
@@ -45,7 +47,7 @@ OUTCOME_LABELS = {"approved": _l("通过"), "rejected": _l("未通过"), None: _
 
 
 def _require_owner() -> None:
-    if "owner" not in (current_user.roles or []):
+    if "owner" not in (current_user.roles or []) or not has_permission(current_user, "project.apply"):
         abort(403)
 
 
@@ -163,7 +165,7 @@ def applications():
 
 def _may_see(project: Project) -> bool:
     if current_user.department_id is not None:
-        return True
+        return sees_project(current_user, project)  # data scope: their regions
     if project.created_by == current_user.username:
         return True
     return "owner" in (current_user.roles or []) and current_user.unit_id == project.owner_unit_id
@@ -249,7 +251,7 @@ def sign_queue():
 @login_required
 def batch_sign():
     """签署 one row (button `only`) or the checked rows (批量签署), all with 同意."""
-    if not signing.is_head(current_user):
+    if not signing.is_head(current_user) or not has_permission(current_user, "task.work"):
         abort(403)
     remark = (request.form.get("remark") or "").strip()
     only = request.form.get("only")

@@ -59,10 +59,13 @@ def _filtered(query, f: InstanceFilter, *, with_state: bool = True):
 
 
 def list_instances(
-    *, session, filters: InstanceFilter, before: int | None = None, limit: int = 50
+    *, session, filters: InstanceFilter, before: int | None = None, limit: int = 50, scope=None
 ) -> InstancePage:
-    """Newest first, `limit` a page; counts per state cover every filter but the state."""
+    """Newest first, `limit` a page; counts per state cover every filter but the state.
+    `scope`: a WHERE clause of the caller's data scope (backend.authz.scope), None for all."""
     query = _filtered(sa.select(ProcessInstance), filters)
+    if scope is not None:
+        query = query.where(scope)
     if before is not None:
         query = query.where(ProcessInstance.id < before)
     rows = list(session.scalars(query.order_by(ProcessInstance.id.desc()).limit(limit + 1)))
@@ -73,6 +76,8 @@ def list_instances(
         filters,
         with_state=False,
     ).group_by(ProcessInstance.state)
+    if scope is not None:
+        counted = counted.where(scope)
     counts = dict.fromkeys(STATES, 0)
     counts.update({state: n for state, n in session.execute(counted).all()})
     return InstancePage(rows=rows, counts=counts, next_before=rows[-1].id if more else None)

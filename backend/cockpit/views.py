@@ -9,6 +9,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from backend.authz import forbidden, has_permission
+from backend.authz.scope import instance_clause, scope_of, sees_instance
 from backend.cockpit import service
 from backend.extensions import db
 from backend.workflow import migration
@@ -20,8 +22,6 @@ from backend.workflow.models import Incident, ProcessInstance
 bp = Blueprint("cockpit", __name__, url_prefix="/cockpit", template_folder="templates")
 log = logging.getLogger("backend.cockpit")
 
-OPERATOR_ROLES = {"operator", "admin"}
-
 
 @bp.app_template_filter("cockpit_json")
 def cockpit_json(value, indent: int | None = None) -> str:
@@ -32,8 +32,10 @@ def cockpit_json(value, indent: int | None = None) -> str:
 @bp.before_request
 @login_required
 def _operators_only():
-    if not OPERATOR_ROLES & set(current_user.roles or []):
-        abort(403)
+    # Reading needs "cockpit.read"; every action (POST) "cockpit.operate".
+    needed = "cockpit.read" if request.method in ("GET", "HEAD") else "cockpit.operate"
+    if not has_permission(current_user, needed):
+        return forbidden()
 
 
 def _date(value: str | None) -> date | None:
@@ -61,7 +63,13 @@ def instances():
         started_from=_date(args.get("started_from")),
         started_to=_date(args.get("started_to")),
     )
-    page = service.list_instances(session=db.session, filters=filters, before=_int(args.get("before")))
+    scope = scope_of(current_user)
+    page = service.list_instances(
+        session=db.session,
+        filters=filters,
+        before=_int(args.get("before")),
+        scope=None if scope.all else instance_clause(scope),
+    )
     return render_template(
         "cockpit/instances.html",
         page=page,
@@ -76,6 +84,8 @@ def instance(instance_id: int):
     view = service.instance_view(session=db.session, instance_id=instance_id)
     if view is None:
         abort(404)
+    if not sees_instance(current_user, view.instance):
+        return forbidden()
     diagram = {"xml": view.instance.definition.source_xml, "highlights": view.highlights}
     history = service.history(
         session=db.session, instance_id=instance_id, before=_int(request.args.get("history_before"))
@@ -107,7 +117,7 @@ def _act(instance_id: int, action: str, do):
 
 def _instance_or_404(instance_id: int) -> ProcessInstance:
     instance = db.session.get(ProcessInstance, instance_id)
-    if instance is None:
+    if instance is None or not sees_instance(current_user, instance):  # data scope
         abort(404)
     return instance
 

@@ -50,6 +50,12 @@ def print_banner(app, url: str) -> None:
         click.echo(f"  Demo accounts (password {DEMO_PASSWORD}, to be changed at first sign-in):")
         for username, name, roles in users:
             click.echo(f"    {username:<16} {name:<8} {', '.join(roles or [])}")
+        from backend.accounts.demo import DEMO_TOTP_SECRET
+
+        click.echo("  Admins and department heads also need a TOTP code (second factor): add the demo")
+        click.echo(f"  secret {DEMO_TOTP_SECRET} to an authenticator app (Microsoft/Google")
+        click.echo("  Authenticator, FreeOTP), or print the current code with:")
+        click.echo(f"    .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('{DEMO_TOTP_SECRET}').now())\"")
     click.echo("")
 
 

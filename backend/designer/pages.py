@@ -1,25 +1,15 @@
 """The designer's pages: the processes list and the bpmn-js modeler. Everything they show or
 change goes through the JSON API in views.py; these routes only render the shells."""
 
-from functools import wraps
+from flask import Blueprint, render_template
 
-from flask import Blueprint, abort, render_template
-from flask_login import current_user, login_required
+from backend.authz import require_permission
 
 bp = Blueprint("designer_pages", __name__, template_folder="templates")
 
-DESIGNER_ROLES = {"designer", "admin"}
-
 
 def designer_required(view):
-    @wraps(view)
-    @login_required
-    def wrapper(*args, **kwargs):
-        if not DESIGNER_ROLES & set(current_user.roles or []):
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapper
+    return require_permission("process.deploy")(view)
 
 
 @bp.get("/designer")

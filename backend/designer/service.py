@@ -22,6 +22,7 @@ from backend.engine.definitions import BPMN_NS, SAFE_XML_PARSER
 from backend.forms import store as form_store
 from backend.forms.errors import FormError
 from backend.org.service import DEPARTMENTS
+from backend.security.xml import UnsafeXML, parse_untrusted
 from backend.workflow import registry
 from backend.workflow.deploy import FORM_PROPERTY, deploy_files, lint
 from backend.workflow.models import ProcessDefinition, ProcessInstance
@@ -496,7 +497,9 @@ def import_file(*, data: bytes, filename: str | None, forms_dir: str | Path) -> 
     reported by id."""
     name = filename or "imported.bpmn"
     try:
-        root = etree.fromstring(data, SAFE_XML_PARSER)
+        root = parse_untrusted(data)
+    except UnsafeXML as exc:
+        raise Invalid([_problem(Problem(name, str(exc), line=exc.line or 1))]) from None
     except etree.XMLSyntaxError as exc:
         message = str(Message("xml_syntax", error=exc.msg))
         raise Invalid([_problem(Problem(name, message, line=exc.lineno))]) from None

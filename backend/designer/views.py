@@ -8,13 +8,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
+from backend.authz import has_permission
 from backend.designer import service
 from backend.designer.service import DesignerError, Invalid
 from backend.extensions import db
 
 bp = Blueprint("designer", __name__, template_folder="templates")
-
-DESIGNER_ROLES = {"designer", "admin"}
 
 
 def _error(message, status: int, code: str | None = None):
@@ -30,7 +29,7 @@ def designer_required(view):
     def wrapped(*args, **kwargs):
         if not current_user.is_authenticated:
             return _error(_("请先登录"), 403)
-        if not DESIGNER_ROLES & set(current_user.roles or []):
+        if not has_permission(current_user, "process.deploy"):
             return _error(_("只有流程设计人员可以使用流程设计器"), 403)
         try:
             return view(*args, **kwargs)

@@ -23,12 +23,12 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from backend.engine.serialization import SERIALIZER, dumps
 
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+# XML from designers and imports is untrusted: no entities, no DTDs, no network, no DOCTYPE.
+# Never hand SpiffWorkflow a string or file (add_bpmn_str/add_bpmn_file parse with lxml's
+# default parser): it only ever gets trees parsed here.
+from backend.security.xml import SAFE_XML_PARSER, UnsafeXML, parse_untrusted  # noqa: F401  (re-exported)
 
-# XML from designers and imports is untrusted: no entities, no DTDs, no network.
-SAFE_XML_PARSER = etree.XMLParser(
-    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=False
-)
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,9 @@ def parse_files(files: dict[str, str]) -> list[ProcessModel]:
     trees: dict[str, etree._ElementTree] = {}
     for name, text in files.items():
         try:
-            trees[name] = etree.ElementTree(etree.fromstring(text.encode("utf-8"), SAFE_XML_PARSER))
+            trees[name] = etree.ElementTree(parse_untrusted(text.encode("utf-8")))
+        except UnsafeXML as exc:
+            problems.append(Problem(name, str(exc), line=exc.line))
         except etree.XMLSyntaxError as exc:
             problems.append(Problem(name, f"XML 格式错误: {exc.msg}", line=exc.lineno))
     if problems:

@@ -129,19 +129,26 @@ def unreferable(*, session, user: User, data: Any) -> dict[str, str]:
 def _instance_visible(user: User):
     """SQL condition on FileRef.instance_id: `user` may see that instance."""
     # Imported here: the access rule is the inbox's, and files is a lower layer than tasks.
+    from backend.authz.scope import scope_of, task_clause
     from backend.tasks.models import TaskAction, TaskCopy
     from backend.workflow.models import HumanTask, ProcessInstance
 
     name = user.username
     groups = sorted(user.groups)
     task_of_mine = [HumanTask.assignee == name, HumanTask.completed_by == name]
+    of_my_groups = []
     if groups:
-        task_of_mine.append(HumanTask.candidate_group.in_(groups))
+        of_my_groups.append(HumanTask.candidate_group.in_(groups))
     # A head (<department>.head) sees the instances with a task for their department.
     for group in groups:
         department, dot, role = group.partition(".")
         if dot and department != "unit" and role == "head":
-            task_of_mine.append(HumanTask.candidate_group.startswith(f"{department}.", autoescape=True))
+            of_my_groups.append(HumanTask.candidate_group.startswith(f"{department}.", autoescape=True))
+    if of_my_groups:
+        # Through a group only within the person's data scope (backend.authz.scope).
+        scope = scope_of(user)
+        by_group = sa.or_(*of_my_groups)
+        task_of_mine.append(by_group if scope.all else sa.and_(by_group, task_clause(scope)))
     ref = FileRef.instance_id
     return sa.or_(
         sa.exists().where(ProcessInstance.id == ref, ProcessInstance.started_by == name),

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
 
+from backend.crypto.fields import mask
 from backend.forms.schema import Condition, kind_of, layout_of, option_value, options_of, resolve, type_of
 from backend.i18n import gettext
 
@@ -484,6 +485,8 @@ class _Context:
             return str(escape(local.replace("T", " ") if local else _text(value)))
         if isinstance(value, bool):
             return gettext("是") if value else gettext("否")
+        if node.get("x-mask"):  # sensitive (issue 7): "phone", "id_card", "bank_account"
+            return str(escape(mask(value, node["x-mask"])))
         return str(escape(_text(value)))
 
 

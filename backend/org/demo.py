@@ -51,7 +51,12 @@ PEOPLE = (
     ("supervisor", "黄磊", None, SUPERVISOR_UNIT, "330100", ["supervisor"]),
     ("designer", "徐静", None, None, "330000", ["designer"]),
     ("operator", "马骏", None, None, "330000", ["operator"]),
-    ("admin", "系统管理员", None, None, "330000", ["admin"]),
+    # A city-level 发改 reviewer (杭州): sees Hangzhou's projects and tasks only (data scope).
+    ("hz_reviewer", "钱晓峰", "fgw", None, "330100", ["reviewer"]),
+    # 三员分立: three administrators, each one role only, none doing business work.
+    ("sysadmin", "系统管理员", None, None, "330000", ["sysadmin"]),
+    ("secadmin", "安全管理员", None, None, "330000", ["secadmin"]),
+    ("auditadmin", "审计管理员", None, None, "330000", ["auditadmin"]),
 )
 
 

@@ -3,6 +3,7 @@
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from backend.crypto.fields import EncryptedText
 from backend.db import JSONType, UTCDateTime, utcnow
 from backend.extensions import db
 
@@ -44,7 +45,7 @@ class Unit(db.Model):
     credit_code: Mapped[str | None] = mapped_column(sa.String(18), unique=True)  # 统一社会信用代码
     region_code: Mapped[str | None] = mapped_column(sa.ForeignKey("region.code"))
     contact_name: Mapped[str | None] = mapped_column(sa.String(40))
-    contact_phone: Mapped[str | None] = mapped_column(sa.String(20))
+    contact_phone: Mapped[str | None] = mapped_column(EncryptedText("phone"))  # SM4 at rest (issue 7)
 
 
 class User(db.Model):
@@ -66,6 +67,15 @@ class User(db.Model):
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     must_change_password: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     last_login_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    # Authentication controls (backend/accounts, issue 7): password age for expiry; a counter
+    # kept in every session of this person, bumped on password change, logout, disable and
+    # admin resets so all their other sessions end; TOTP secret (SM4 token), on/off and the
+    # last accepted time step (a code is accepted once).
+    password_changed_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    totp_secret_enc: Mapped[str | None] = mapped_column(sa.String(255))
+    totp_enabled: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
     locale: Mapped[str] = mapped_column(sa.String(10), default="zh_CN", server_default="zh_CN")
     # Where notifications are also mailed when the platform has an SMTP server (MAIL_SERVER).
     email: Mapped[str | None] = mapped_column(sa.String(254))

@@ -5,6 +5,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from backend.crypto.fields import EncryptedText
 from backend.db import JSONType, UTCDateTime, utcnow
 from backend.extensions import db
 from backend.org.models import Region, Unit
@@ -30,7 +31,7 @@ class Project(db.Model):
     planned_end: Mapped[object] = mapped_column(sa.Date)
     scale_content: Mapped[str] = mapped_column(sa.Text, default="")  # 建设规模及内容
     contact_name: Mapped[str | None] = mapped_column(sa.String(40))
-    contact_phone: Mapped[str | None] = mapped_column(sa.String(20))
+    contact_phone: Mapped[str | None] = mapped_column(EncryptedText("phone"))  # SM4 at rest (issue 7)
     # draft | applying | returned | approved | rejected | in_construction | completed
     status: Mapped[str] = mapped_column(sa.String(20), default="draft")
     approved_budget: Mapped[Decimal | None] = mapped_column(Money)

@@ -278,6 +278,9 @@ def inbox(
     filters = filters or InboxFilters()
     dated_range, undated = _due_range(filters.due_state, bounds)
     condition = _TAB_CONDITIONS[tab](user.username, _groups(user))
+    scope = _in_scope(session, user) if tab == "group" else None
+    if scope is not None:
+        condition = sa.and_(condition, scope)
     query = _filtered(session, sa.select(HumanTask).where(condition), filters)
     tasks = _page_rows(
         session, query, cursor=cursor, dated_range=dated_range, undated=undated, wanted=limit + 1
@@ -334,7 +337,24 @@ def tab_counts(*, session, user: User) -> dict[str, int]:
     """How many rows each tab has, in one query (each an index-only count of that tab's
     rows: the largest, a busy reviewer's 已办, is a few thousand index entries)."""
     row = session.execute(_TAB_COUNTS, {"username": user.username, "groups": _groups(user)}).one()
-    return dict(row._mapping)
+    counts = dict(row._mapping)
+    scope = _in_scope(session, user)
+    if scope is not None:  # a city or county person: their groups' tasks of their regions only
+        counts["group"] = session.scalar(
+            sa.select(sa.func.count())
+            .select_from(HumanTask)
+            .where(_group(user.username, _groups(user)), scope)
+        )
+    return counts
+
+
+def _in_scope(session, user: User):
+    """Data scope (backend.authz.scope): a group's unclaimed tasks of the person's regions;
+    None when the person sees everything."""
+    from backend.authz.scope import scope_of, task_clause
+
+    scope = scope_of(user, session=session)
+    return None if scope.all else task_clause(scope)
 
 
 # --- notifications ---------------------------------------------------------------------------

@@ -21,6 +21,8 @@ from flask_babel import lazy_pgettext
 from flask_login import current_user, login_required
 
 from backend.approvals import resubmission
+from backend.authz import require_permission
+from backend.authz.scope import instance_clause, scope_of, sees_task
 from backend.db import utcnow
 from backend.extensions import db
 from backend.files import access as file_access
@@ -188,7 +190,9 @@ def _task_or_404(task_id: str) -> HumanTask:
 
 def _may_view(task: HumanTask) -> bool:
     me = current_user.username
-    if me in (task.assignee, task.completed_by) or task.candidate_group in current_user.groups:
+    if me in (task.assignee, task.completed_by):
+        return True
+    if task.candidate_group in current_user.groups and sees_task(current_user, task):  # data scope
         return True
     # Participants of the instance, people it was copied to, heads of the department.
     return service._involved(db.session, current_user, task)
@@ -440,7 +444,7 @@ def store_form_uploads() -> tuple[dict, dict]:
 
 
 @bp.post("/tasks/<task_id>")
-@login_required
+@require_permission("task.work")
 def submit_task(task_id):
     task = _task_or_404(task_id)
     try:
@@ -519,7 +523,7 @@ def _field(name: str) -> str:
 
 
 @bp.post("/tasks/<task_id>/claim")
-@login_required
+@require_permission("task.work")
 def claim(task_id):
     return _operate(
         task_id,
@@ -529,7 +533,7 @@ def claim(task_id):
 
 
 @bp.post("/tasks/<task_id>/unclaim")
-@login_required
+@require_permission("task.work")
 def unclaim(task_id):
     return _operate(
         task_id,
@@ -542,7 +546,7 @@ def unclaim(task_id):
 
 
 @bp.post("/tasks/<task_id>/return")
-@login_required
+@require_permission("task.work")
 def return_task(task_id):
     task = _task_or_404(task_id)
 
@@ -561,7 +565,7 @@ def return_task(task_id):
 
 
 @bp.post("/tasks/<task_id>/withdraw")
-@login_required
+@require_permission("task.work")
 def withdraw(task_id):
     return _operate(
         task_id,
@@ -574,7 +578,7 @@ def withdraw(task_id):
 
 
 @bp.post("/tasks/<task_id>/transfer")
-@login_required
+@require_permission("task.work")
 def transfer(task_id):
     return _operate(
         task_id,
@@ -587,7 +591,7 @@ def transfer(task_id):
 
 
 @bp.post("/tasks/<task_id>/delegate")
-@login_required
+@require_permission("task.work")
 def delegate(task_id):
     return _operate(
         task_id,
@@ -599,7 +603,7 @@ def delegate(task_id):
 
 
 @bp.post("/tasks/<task_id>/answer")
-@login_required
+@require_permission("task.work")
 def answer(task_id):
     return _operate(
         task_id,
@@ -612,7 +616,7 @@ def answer(task_id):
 
 
 @bp.post("/tasks/<task_id>/cc")
-@login_required
+@require_permission("task.work")
 def cc(task_id):
     names = _names(_field("to"))
     return _operate(
@@ -625,7 +629,7 @@ def cc(task_id):
 
 
 @bp.post("/tasks/<task_id>/urge")
-@login_required
+@require_permission("task.work")
 def urge(task_id):
     return _operate(
         task_id,
@@ -641,7 +645,7 @@ def _names(raw: str) -> list[str]:
 
 
 @bp.post("/tasks/<task_id>/add-sign")
-@login_required
+@require_permission("task.work")
 def add_signers(task_id):
     position = _field("position")
     return _operate(
@@ -659,7 +663,7 @@ def add_signers(task_id):
 
 
 @bp.post("/tasks/<task_id>/signers/<signer_task_id>/remove")
-@login_required
+@require_permission("task.work")
 def remove_signer(task_id, signer_task_id):
     return _operate(
         task_id,
@@ -681,13 +685,20 @@ def remove_signer(task_id, signer_task_id):
 @login_required
 def notifications():
     """Newest first; the unread ones are marked read by opening the page (and still shown as new)."""
-    rows = list(
-        db.session.scalars(
-            sa.select(Notification)
-            .where(Notification.user == current_user.username)
-            .order_by(Notification.created_at.desc(), Notification.id.desc())
-            .limit(100)
+    query = sa.select(Notification).where(Notification.user == current_user.username)
+    scope = scope_of(current_user)
+    if not scope.all:  # data scope: of instances out of the person's regions, only their own tasks
+        query = query.where(
+            sa.or_(
+                Notification.instance_id.is_(None),
+                Notification.instance_id.in_(sa.select(ProcessInstance.id).where(instance_clause(scope))),
+                Notification.task_id.in_(
+                    sa.select(HumanTask.id).where(HumanTask.assignee == current_user.username)
+                ),
+            )
         )
+    rows = list(
+        db.session.scalars(query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(100))
     )
     unread = {n.id for n in rows if n.read_at is None}
     if unread:

@@ -9,6 +9,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from backend.authz import forbidden, has_permission
 from backend.extensions import db
 from backend.webhooks import outbound, service
 from backend.webhooks.models import (
@@ -27,8 +28,8 @@ log = logging.getLogger("backend.webhooks")
 @bp.before_request
 @login_required
 def _admins_only():
-    if "admin" not in set(current_user.roles or []):
-        abort(403)
+    if not has_permission(current_user, "config.manage"):
+        return forbidden()
 
 
 @bp.get("")

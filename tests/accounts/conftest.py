@@ -23,6 +23,10 @@ def make_web_app(app, **config):
             "EMBEDDED_WORKERS": False,
             "FILES_DIR": app.config["FILES_DIR"],
             "SECRET_KEY": "test-secret",
+            # backend/security's per-process rate limits would refuse the suite's many sign-ins;
+            # the lockout (database) is what these tests check.
+            "LOGIN_RATE_LIMIT": "",
+            "LOGIN_ACCOUNT_RATE_LIMIT": "",
             **config,
         }
     )
@@ -70,6 +74,16 @@ def person(web, session) -> int:
     with web_context(web) as web_db:
         user = User(username="fgw_reviewer", display_name="李明", roles=["reviewer"])
         service.set_password(user=user, password=PASSWORD)
+        web_db.add(user)
+        web_db.commit()
+        return user.id
+
+
+def add_person(web, username: str, roles: list[str], password: str = PASSWORD, **fields) -> int:
+    """Another person with a password (roles decide whether the second factor is required)."""
+    with web_context(web) as web_db:
+        user = User(username=username, display_name=username, roles=roles, **fields)
+        service.set_password(user=user, password=password)
         web_db.add(user)
         web_db.commit()
         return user.id

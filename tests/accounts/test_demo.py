@@ -49,3 +49,27 @@ def test_demo_person_signs_in_with_it(web, client):
         web_db.commit()
     response = client.post("/login", data={"username": "applicant", "password": DEMO_PASSWORD})
     assert response.status_code == 302 and response.headers["Location"].startswith("/password")
+
+
+def test_demo_heads_and_admins_get_the_printed_totp_secret(web, client):
+    import pyotp
+
+    from backend.accounts import totp
+    from backend.accounts.demo import DEMO_TOTP_SECRET, demo_totp
+
+    with web_context(web) as web_db:
+        load_org(session=web_db)
+        demo_passwords(session=web_db)
+        created = demo_totp(session=web_db)
+        web_db.commit()
+        people = web_db.scalars(sa.select(User)).all()
+        required = {u.username for u in people if totp.is_required(u)}
+        enrolled = {u.username for u in people if u.totp_enabled}
+        assert created == len(required) > 0 and enrolled == required
+        assert "fgw_head" in enrolled and "applicant" not in enrolled
+        assert totp.secret_of(next(u for u in people if u.username == "fgw_head")) == DEMO_TOTP_SECRET
+        assert demo_totp(session=web_db) == 0  # idempotent
+    response = client.post("/login", data={"username": "fgw_head", "password": DEMO_PASSWORD})
+    assert response.headers["Location"] == "/login/verify"
+    done = client.post("/login/verify", data={"code": pyotp.TOTP(DEMO_TOTP_SECRET).now()})
+    assert done.headers["Location"].startswith("/password")  # then the initial password

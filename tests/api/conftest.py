@@ -16,6 +16,7 @@ from backend.org.models import User
 from backend.projects.models import Project
 from backend.workdays.service import seed_from_chinese_calendar
 from backend.workflow.deploy import deploy_files
+from tests.helpers import login
 from tests.projects.factories import make_org
 
 PASSWORD = "Test-Passw0rd-2026"
@@ -38,7 +39,7 @@ def client(app):
 
 def signed_in(app, username: str) -> Client:
     client = Client(app, app.response_class, use_cookies=True)
-    response = client.post("/login", data={"username": username, "password": PASSWORD})
+    response = login.sign_in(client, username, PASSWORD)
     assert response.status_code == 302, response.get_data(as_text=True)
     return client
 
@@ -46,7 +47,7 @@ def signed_in(app, username: str) -> Client:
 @pytest.fixture()
 def org(session):
     made = make_org(session)
-    admin = User(username="admin", display_name="管理员", roles=["admin"])
+    admin = User(username="admin", display_name="管理员", roles=["sysadmin"])
     operator = User(username="ops", display_name="运维", roles=["operator"])
     session.add_all([admin, operator])
     session.flush()

@@ -4,12 +4,14 @@ acts next) and signing in and out through the pages."""
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyotp
 import sqlalchemy as sa
 
 from backend.org.models import Department, User
 from backend.workflow.models import HumanTask
 
 DEMO_PASSWORD = "Demo@2026!"  # backend/accounts/demo.py
+DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXPDEMOKEYPROJECTS2"  # backend/accounts/demo.py
 NEW_PASSWORD = "Browser@2026x"
 
 
@@ -63,6 +65,14 @@ def sign_in(page, server: LiveServer, username: str) -> None:
     page.get_by_label("密码").fill(server.passwords.get(username, DEMO_PASSWORD))
     with page.expect_navigation():
         page.get_by_role("button", name="登录").click()
+    if "/login/verify" in page.url:
+        # Demo admins and heads have the demo TOTP secret (backend/accounts/demo.py). A code is
+        # accepted once per 30 s step: forget the last one, as a second device would not know it.
+        with server.engine.begin() as conn:
+            conn.execute(sa.update(User).where(User.username == username).values(totp_last_step=None))
+        page.get_by_label("动态口令").fill(pyotp.TOTP(DEMO_TOTP_SECRET).now())
+        with page.expect_navigation():
+            page.get_by_role("button", name="验证").click()
     if "/password" in page.url:
         page.get_by_label("当前密码").fill(DEMO_PASSWORD)
         page.get_by_label("新密码", exact=True).fill(NEW_PASSWORD)

@@ -30,6 +30,9 @@ def main() -> None:
             "EMBEDDED_WORKERS": True,
             "SCHEDULER_INTERVAL_SECONDS": 1,
             "SERVICE_TASK_BACKOFF_SECONDS": 1,
+            # The whole browser suite signs in from 127.0.0.1, dozens of times a minute.
+            "LOGIN_RATE_LIMIT": "1000/60",
+            "LOGIN_ACCOUNT_RATE_LIMIT": "200/60",
         }
     )
     with app.app_context():

@@ -9,6 +9,7 @@ from backend.org.models import User
 from backend.workdays.service import seed_from_chinese_calendar
 from backend.workflow import registry
 from backend.workflow.deploy import deploy_files, read_directory
+from tests.helpers import login
 
 HERE = Path(__file__).parent
 PASSWORD = "Cockpit-Test-2026!"
@@ -59,7 +60,7 @@ def users(session):
     made = {}
     for username, roles in (
         ("ops", ["operator"]),
-        ("boss", ["admin"]),
+        ("boss", ["operator"]),
         ("designer1", ["designer"]),
         ("reviewer1", ["reviewer"]),
     ):
@@ -81,6 +82,6 @@ class Client(FlaskClient):
 
 def signed_in(app, username):
     client = Client(app, app.response_class, use_cookies=True)
-    response = client.post("/login", data={"username": username, "password": PASSWORD})
+    response = login.sign_in(client, username, PASSWORD)
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
     return client

@@ -374,7 +374,7 @@ def test_operator_dry_runs_then_migrates_through_the_pages(app, session, flow):
 
 
 def test_migrate_one_instance_from_its_page(app, session, flow):
-    client = signed_in(app, "boss")  # admin
+    client = signed_in(app, "boss")  # another operator
     html = client.get(f"/cockpit/instances/{flow['at_a']}").get_data(as_text=True)
     link = re.search(r'data-action="migrate" href="([^"]+)"', html).group(1).replace("&amp;", "&")
     page = client.get(link).get_data(as_text=True)

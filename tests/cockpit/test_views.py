@@ -218,7 +218,7 @@ def test_only_operators_and_admins(app, session, users, instances, username):
     session.expire_all()
     assert session.get(ProcessInstance, a).state == "running"
     assert signed_in(app, "boss").get(f"/cockpit/instances/{a}").status_code == 200
-    # The menu shows the cockpit to operators and admins only.
+    # The menu shows the cockpit to operators only.
     assert "data-cockpit-link" not in denied.get("/", follow_redirects=True).get_data(as_text=True)
     assert "data-cockpit-link" in signed_in(app, "ops").get("/", follow_redirects=True).get_data(as_text=True)
 

@@ -9,6 +9,7 @@ from flask.testing import FlaskClient
 from backend.accounts.service import set_password
 from backend.org.models import User
 from backend.workdays.service import seed_from_chinese_calendar
+from tests.helpers import login
 
 SAMPLES = Path(__file__).parent / "samples"
 PASSWORD = "Test-Passw0rd-2026"
@@ -30,7 +31,7 @@ class Client(FlaskClient):
 @pytest.fixture()
 def people(session):
     seed_from_chinese_calendar(session=session, first_year=2025, last_year=2026)
-    for username, roles in (("designer", ["designer"]), ("admin", ["admin"]), ("reviewer", ["reviewer"])):
+    for username, roles in (("designer", ["designer"]), ("admin", ["sysadmin"]), ("reviewer", ["reviewer"])):
         user = User(username=username, display_name=username, roles=roles, active=True)
         session.add(user)
         set_password(user=user, password=PASSWORD, enforce_policy=False)
@@ -39,7 +40,7 @@ def people(session):
 
 def sign_in(app, username: str) -> Client:
     client = Client(app, app.response_class, use_cookies=True)
-    response = client.post("/login", data={"username": username, "password": PASSWORD})
+    response = login.sign_in(client, username, PASSWORD)
     assert response.status_code == 302, response.get_data(as_text=True)
     return client
 

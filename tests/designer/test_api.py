@@ -82,11 +82,12 @@ def test_people_who_are_not_designers_get_403_json(app, session, people, method,
     assert session.scalar(sa.select(sa.func.count()).select_from(ProcessDraft)) == 0
 
 
-def test_admin_may_use_the_designer(app, session, people):
+def test_the_system_admin_may_not_deploy(app, session, people):
+    # 三员分立: deploying processes is the designer's work, not the system admin's.
     admin = sign_in(app, "admin")
     response = deploy(admin, V1)
-    assert response.status_code == 200, response.get_json()
-    assert response.get_json() == {"version": 1, "created": True}
+    assert response.status_code == 403, response.get_json()
+    assert session.scalar(sa.select(sa.func.count()).select_from(ProcessDefinition)) == 0
 
 
 # --- reading ------------------------------------------------------------------------------

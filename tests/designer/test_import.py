@@ -11,6 +11,7 @@ from lxml import etree
 
 from backend.designer.models import ProcessDraft
 
+from ..helpers import login
 from .conftest import PASSWORD, SAMPLES, sign_in
 
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -147,7 +148,7 @@ class Client(FlaskClient):
 
 def test_import_warnings_and_errors_in_english(app, people):
     designer = Client(app, app.response_class, use_cookies=True)
-    designer.post("/login", data={"username": "designer", "password": PASSWORD})
+    login.sign_in(designer, "designer", PASSWORD)
     designer.get("/lang/en")
     body = upload(designer, (SAMPLES / "flowable_modeler.bpmn").read_bytes(), "permit.bpmn").get_json()
     messages = {(w["element_id"], w["message"]) for w in body["warnings"]}

@@ -13,8 +13,13 @@ def html(response) -> str:
 
 
 @pytest.mark.parametrize("path", ["/designer", "/designer/new", "/designer/processes/rectification"])
-@pytest.mark.parametrize("username", ["designer", "admin"])
-def test_designers_and_admins_get_the_pages(app, people, path, username):
+def test_the_system_admin_does_not_get_the_pages(app, people, path):
+    assert sign_in(app, "admin").get(path).status_code == 403
+
+
+@pytest.mark.parametrize("path", ["/designer", "/designer/new", "/designer/processes/rectification"])
+@pytest.mark.parametrize("username", ["designer"])
+def test_designers_get_the_pages(app, people, path, username):
     response = sign_in(app, username).get(path)
     assert response.status_code == 200
     page = html(response)

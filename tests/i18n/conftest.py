@@ -6,6 +6,7 @@ from flask.testing import FlaskClient
 
 from backend.accounts.service import set_password
 
+from ..helpers import login
 from ..tasks.conftest import World
 
 PASSWORD = "Test-Passw0rd-2026"
@@ -40,6 +41,6 @@ def client(app):
 
 
 def sign_in(client, username="li", **kwargs):
-    response = client.post("/login", data={"username": username, "password": PASSWORD}, **kwargs)
+    response = login.sign_in(client, username, PASSWORD, **kwargs)
     assert response.status_code == 302, response.get_data(as_text=True)
     return response

@@ -16,6 +16,7 @@ from backend.jobs.models import OutboxJob
 from backend.org.models import Department, User
 from backend.tasks import mail
 from backend.tasks import service as tasks
+from tests.helpers import login
 from tests.projects.factories import PROJECT_CODE
 
 from .conftest import BASE_URL, configure_mail, free_port, give_emails, notes
@@ -97,7 +98,7 @@ def test_an_unreachable_mail_server_is_retried_and_never_breaks_the_request(
     (intake,) = flow.open_tasks()
 
     client = Client(app, app.response_class, use_cookies=True)
-    assert client.post("/login", data={"username": "applicant", "password": PASSWORD}).status_code == 302
+    assert login.sign_in(client, "applicant", PASSWORD).status_code == 302
     response = client.post(f"/tasks/{intake.id}/urge", data={"reason": "请尽快受理"}, follow_redirects=True)
     assert response.status_code == 200
     assert "已催办" in response.get_data(as_text=True)

@@ -13,7 +13,8 @@ DEMO_USERNAMES = {
     "applicant", "fgw_window", "fgw_reviewer", "fgw_head", "cz_reviewer", "cz_head", "cz_finance",
     "zj_reviewer", "zj_head", "zrzy_reviewer", "zrzy_head", "sthj_reviewer", "sthj_head",
     *(f"expert{i}" for i in range(1, 8)),
-    "inspector", "contractor", "supervisor", "designer", "operator", "admin",
+    "inspector", "contractor", "supervisor", "designer", "operator", "hz_reviewer",
+    "sysadmin", "secadmin", "auditadmin",
 }  # fmt: skip
 
 
@@ -31,14 +32,14 @@ def names(users):
 
 def test_loader_is_registered_and_idempotent(session):
     assert load_org in demo.LOADERS
-    assert load_org(session=session) == 102 + 6 + 6 + 26
+    assert load_org(session=session) == 102 + 6 + 6 + 29
     session.commit()
     assert load_org(session=session) == 0
     session.commit()
     counts = [
         session.scalar(sa.select(sa.func.count()).select_from(m)) for m in (Region, Department, Unit, User)
     ]
-    assert counts == [102, 6, 6, 26]
+    assert counts == [102, 6, 6, 29]
 
 
 def test_departments(session, org):
@@ -76,14 +77,17 @@ def test_demo_people(session, org):
     assert users["fgw_window"].groups == {"window", "fgw.window"}
     assert users["cz_finance"].groups == {"finance", "cz.finance"}
     assert users["expert3"].groups == {"expert"}
-    assert users["admin"].roles == ["admin"]
+    for admin in ("sysadmin", "secadmin", "auditadmin"):
+        assert users[admin].roles == [admin]
+    assert users["hz_reviewer"].region_code == "330100"
     for user in users.values():
         assert user.display_name and not user.display_name.isascii(), user.username
         assert user.region_code is not None
 
 
 def test_department_role_groups(session, org):
-    assert names(users_in_group(session=session, group="fgw.reviewer")) == ["fgw_reviewer"]
+    # hz_reviewer: a city-level 发改 reviewer (data scope narrows what he sees, not his groups).
+    assert names(users_in_group(session=session, group="fgw.reviewer")) == ["fgw_reviewer", "hz_reviewer"]
     assert names(users_in_group(session=session, group="fgw.window")) == ["fgw_window"]
     assert names(users_in_group(session=session, group="cz.head")) == ["cz_head"]
     assert names(users_in_group(session=session, group="cz.finance")) == ["cz_finance"]
@@ -97,6 +101,7 @@ def test_plain_role_groups(session, org):
     assert sorted(reviewers) == [
         "cz_reviewer",
         "fgw_reviewer",
+        "hz_reviewer",
         "sthj_reviewer",
         "zj_reviewer",
         "zrzy_reviewer",
@@ -128,7 +133,11 @@ def test_membership_is_exact_and_only_active(session, org):
         ]
     )
     session.commit()
-    assert names(users_in_group(session=session, group="fgw.reviewer")) == ["fgw_reviewer", "both"]
+    assert names(users_in_group(session=session, group="fgw.reviewer")) == [
+        "fgw_reviewer",
+        "hz_reviewer",
+        "both",
+    ]
     assert names(users_in_group(session=session, group="fgw.head")) == ["fgw_head", "both"]
     assert "lookalike" not in names(users_in_group(session=session, group="reviewer"))
     for group in ("fgw.reviewer", "reviewer", "expert", f"unit.{org[OWNER_UNIT].id}"):

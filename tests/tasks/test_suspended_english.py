@@ -8,6 +8,7 @@ from flask.testing import FlaskClient
 
 from backend.workflow.errors import InstanceSuspended
 
+from ..helpers import login
 from .test_views import PASSWORD, flow, open_task, person, submit  # noqa: F401  (fixture)
 
 
@@ -22,7 +23,7 @@ class Client(FlaskClient):
 
 def english(app, username):
     client = Client(app, app.response_class, use_cookies=True)
-    assert client.post("/login", data={"username": username, "password": PASSWORD}).status_code == 302
+    assert login.sign_in(client, username, PASSWORD).status_code == 302
     client.get("/lang/en")
     return client
 

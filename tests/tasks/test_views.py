@@ -22,6 +22,7 @@ from backend.workflow.deploy import deploy_files
 from backend.workflow.models import Event, HumanTask, ProcessInstance
 
 from ..files import samples
+from ..helpers import login
 from ..workflow.conftest import BPMN_DIR
 
 PASSWORD = "Test-Passw0rd-2026"
@@ -72,7 +73,7 @@ class Client(FlaskClient):
 
 def signed_in(app, username):
     client = Client(app, app.response_class, use_cookies=True)
-    response = client.post("/login", data={"username": username, "password": PASSWORD})
+    response = login.sign_in(client, username, PASSWORD)
     assert response.status_code == 302, response.get_data(as_text=True)
     return client
 

@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 from backend.accounts.service import set_password
 from backend.org.models import User
 from backend.webhooks.models import InboundHook, WebhookSubscription
+from tests.helpers import login
 
 PASSWORD = "Webhooks-Test-2026!"
 
@@ -33,13 +34,13 @@ def _user(session, username, roles):
 def signed_in(app, session, username, roles):
     _user(session, username, roles)
     client = Client(app, app.response_class, use_cookies=True)
-    response = client.post("/login", data={"username": username, "password": PASSWORD})
+    response = login.sign_in(client, username, PASSWORD)
     assert response.status_code == 302, response.get_data(as_text=True)[:300]
     return client
 
 
 def admin_client(app, session):
-    return signed_in(app, session, "webadmin", ["admin"])
+    return signed_in(app, session, "webadmin", ["sysadmin"])
 
 
 def test_only_admins_see_the_page(app, session):
@@ -48,7 +49,7 @@ def test_only_admins_see_the_page(app, session):
     assert operator.get("/admin/webhooks").status_code == 403
     admin = admin_client(app, session)
     assert admin.get("/admin/webhooks").status_code == 200
-    assert "data-webhooks-link" in admin.get("/cockpit/instances").get_data(as_text=True)
+    assert "data-webhooks-link" in admin.get("/admin/webhooks").get_data(as_text=True)
     assert "data-webhooks-link" not in operator.get("/cockpit/instances").get_data(as_text=True)
 
 

@@ -1,0 +1,103 @@
+"""The permission catalogue and the built-in roles with their default grants.
+
+Permissions are dotted names; a role holds a set of them. The defaults below seed the `role` and
+`role_permission` tables (demo loader, `seed_roles`); after that the security admin changes the
+grants at /admin/roles and the tables are what counts. Add a permission here with one line.
+"""
+
+# name → Chinese label (shown on /admin/roles; English in the .po).
+PERMISSIONS: dict[str, str] = {
+    # business
+    "project.apply": "申报项目",
+    "project.read": "查看项目",
+    "task.work": "办理待办任务 (签收、提交、审批、签署)",
+    "process.start": "发起流程",
+    "export.data": "导出业务数据",
+    "scope.all": "查看全部行政区划和部门的数据",
+    # operations and design
+    "cockpit.read": "查看运维监控台",
+    "cockpit.operate": "运维操作 (重试、取消、挂起、修改变量、迁移)",
+    "process.deploy": "设计表单并部署流程",
+    # system administrator (系统管理员)
+    "accounts.manage": "管理用户账号",
+    "config.manage": "管理系统配置 (API 密钥、Webhook、入站钩子)",
+    # security administrator (安全管理员)
+    "roles.manage": "管理角色和权限",
+    # audit administrator (审计管理员)
+    "audit.read": "查看审计日志",
+    "audit.export": "导出审计日志",
+    # evidence ledger (存证)
+    "evidence.deposit": "存证文件",
+    "evidence.read": "查看存证和下载证明",
+}
+
+# The three administrators (三员分立): never combined with each other or with a business role.
+ADMIN_ROLES = ("sysadmin", "secadmin", "auditadmin")
+
+# code → Chinese name
+ROLE_NAMES: dict[str, str] = {
+    "owner": "建设单位",
+    "window": "受理窗口",
+    "reviewer": "审查人员",
+    "head": "部门负责人",
+    "finance": "财务人员",
+    "expert": "评审专家",
+    "inspector": "督查人员",
+    "contractor": "施工单位",
+    "supervisor": "监理单位",
+    "designer": "流程设计员",
+    "operator": "运维人员",
+    "sysadmin": "系统管理员",
+    "secadmin": "安全管理员",
+    "auditadmin": "审计管理员",
+}
+
+BUSINESS_ROLES = tuple(code for code in ROLE_NAMES if code not in ADMIN_ROLES)
+
+_WORKER = {"project.read", "task.work", "process.start"}
+
+DEFAULT_GRANTS: dict[str, frozenset[str]] = {
+    "owner": frozenset(_WORKER | {"project.apply", "evidence.read"}),
+    "window": frozenset(_WORKER | {"export.data", "evidence.deposit", "evidence.read"}),
+    "reviewer": frozenset(_WORKER | {"export.data", "evidence.read"}),
+    "head": frozenset(_WORKER | {"export.data", "evidence.deposit", "evidence.read"}),
+    "finance": frozenset(_WORKER | {"export.data", "evidence.read"}),
+    "expert": frozenset({"project.read", "task.work"}),
+    "inspector": frozenset(_WORKER | {"export.data", "evidence.read"}),
+    "contractor": frozenset({"project.read", "task.work", "process.start"}),
+    "supervisor": frozenset({"project.read", "task.work", "process.start"}),
+    "designer": frozenset({"process.deploy"}),
+    # Operators own the integration keys: they may start instances and correlate messages.
+    "operator": frozenset({"cockpit.read", "cockpit.operate", "project.read", "process.start"}),
+    "sysadmin": frozenset({"accounts.manage", "config.manage"}),
+    "secadmin": frozenset({"roles.manage"}),
+    "auditadmin": frozenset({"audit.read", "audit.export", "evidence.read"}),
+}
+
+# What an admin role may never hold, whatever the security admin grants: business work and the
+# other admins' permissions.
+ADMIN_ONLY: dict[str, frozenset[str]] = {
+    "sysadmin": frozenset({"accounts.manage", "config.manage"}),
+    "secadmin": frozenset({"roles.manage"}),
+    "auditadmin": frozenset({"audit.read", "audit.export"}),
+}
+BUSINESS_ACTIONS = frozenset({"task.work", "process.start", "project.apply"})
+
+
+def label(name: str) -> str:
+    return PERMISSIONS.get(name, name)
+
+
+# What an API operation group needs of the person calling (or owning the key), besides the
+# key's own scopes: an admin's key or session cannot act on business data.
+API_SCOPE_PERMISSIONS: dict[str, str | None] = {
+    "processes:read": None,
+    "instances:read": "project.read",
+    "instances:write": "process.start",
+    "tasks:read": None,
+    "tasks:write": "task.work",
+    "messages:write": "process.start",
+    "projects:read": "project.read",
+    "contracts:read": "project.read",
+    "tickets:read": "project.read",
+}

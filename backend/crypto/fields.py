@@ -1,0 +1,92 @@
+"""Sensitive columns: stored as SM4 tokens (EncryptedText), shown masked (the mask_* filters).
+
+An encrypted column cannot be searched: each write uses a fresh nonce, so `col == value`
+would silently never match. The comparator refuses such comparisons loudly; equality search
+needs a blind-index column (`sm4.blind_index`), range/LIKE search is not possible.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.sql import operators
+from sqlalchemy.types import TypeDecorator
+
+from backend.crypto.sm4 import decrypt_field, encrypt_field
+
+
+class EncryptedText(TypeDecorator):
+    """str in Python, "sm4:<key id>:<base64>" in the database. Needs an app context (the key)."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    # Whatever a sensitive column holds, for masks in pages and exports.
+    def __init__(self, kind: str = "text", *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.kind = kind
+
+    class Comparator(TypeDecorator.Comparator):
+        def operate(self, op, *other, **kwargs):
+            allowed = op in (operators.is_, operators.is_not) or (
+                op in (operators.eq, operators.ne) and other and other[0] is None
+            )
+            if not allowed:
+                raise TypeError(
+                    "an SM4-encrypted column cannot be compared or searched; add a blind index column"
+                )
+            return super().operate(op, *other, **kwargs)
+
+    comparator_factory = Comparator
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        return encrypt_field(str(value))
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return decrypt_field(value)
+
+
+def mask_phone(value) -> str:
+    """13812345678 → 138****5678; a landline keeps its first 3 and last 4 characters too."""
+    text = _text(value)
+    if len(text) <= 7:
+        return _hide(text, keep_end=2)
+    return text[:3] + "*" * max(4, len(text) - 7) + text[-4:]
+
+
+def mask_id_card(value) -> str:
+    """身份证号: first 3 and last 4 kept (110***********1234)."""
+    text = _text(value)
+    if len(text) <= 7:
+        return "*" * len(text)
+    return text[:3] + "*" * (len(text) - 7) + text[-4:]
+
+
+def mask_bank_account(value) -> str:
+    """银行账号: last 4 only (****1234); the length is hidden too."""
+    text = _text(value).replace(" ", "")
+    if len(text) <= 4:
+        return "*" * len(text)
+    return "****" + text[-4:]
+
+
+MASKS = {"phone": mask_phone, "id_card": mask_id_card, "bank_account": mask_bank_account}
+
+
+def mask(value, kind: str) -> str:
+    """Mask `value` as `kind` ("phone", "id_card", "bank_account"); unknown kinds hide all but 2."""
+    fn = MASKS.get(kind)
+    return fn(value) if fn else _hide(_text(value), keep_end=2)
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _hide(text: str, *, keep_end: int) -> str:
+    if len(text) <= keep_end:
+        return "*" * len(text)
+    return "*" * (len(text) - keep_end) + text[-keep_end:]

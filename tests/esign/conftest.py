@@ -1,0 +1,1 @@
+from tests.approvals.conftest import deployed, flow, org  # noqa: F401  (fixtures)
