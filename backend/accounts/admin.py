@@ -10,13 +10,13 @@ import secrets
 import string
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from backend.accounts import lockout, service, totp
 from backend.audit import record
-from backend.authz import require_permission
+from backend.authz import forbidden, is_admin, require_permission
 from backend.extensions import db
 from backend.org.models import Department, User
 
@@ -107,11 +107,17 @@ def create():
 
 
 def _person(user_id: int) -> User:
+    """The person acted on. Not an administrator: with another admin's password or second
+    factor reset, the system admin could sign in as the security or audit admin (三员分立).
+    Administrators' credentials are reset at the console (`flask roles reset-admin`)."""
+    from flask import abort
+
     user = db.session.get(User, user_id)
     if user is None:
-        from flask import abort
-
         abort(404)
+    if is_admin(user):
+        record("user.admin_refused", result="denied", object_type="user", object_id=user.id)
+        abort(make_response(forbidden(_("管理员账号不能在此修改: 请在服务器上使用 flask roles reset-admin"))))
     return user
 
 

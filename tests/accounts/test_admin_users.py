@@ -85,3 +85,25 @@ def test_each_admin_action_is_audited(web, client, person):
         ("user.totp_reset", "sys9", "user"),
         ("user.create", "sys9", "user"),
     ]
+
+
+def test_the_system_admin_cannot_take_over_another_admins_account(web):
+    """三员分立: resetting the audit admin's password or second factor would let the system
+    admin sign in as them; admins' credentials are reset at the console only."""
+    admin = admin_client(web)
+    audit_admin = add_person(web, "aud9", ["auditadmin"])
+    for action in ("reset-password", "reset-2fa", "disable", "enable"):
+        response = admin.post(f"/admin/users/{audit_admin}/{action}")
+        assert response.status_code == 403, action
+        assert "flask roles reset-admin" in response.get_data(as_text=True)
+    with web_context(web) as web_db:
+        user = web_db.get(User, audit_admin)
+        assert user.active and not user.must_change_password
+
+    runner = web.test_cli_runner()
+    result = runner.invoke(args=["roles", "reset-admin", "aud9"])
+    assert result.exit_code == 0, result.output
+    temporary = re.search(r"temporary password (\S+)", result.output).group(1)
+    assert runner.invoke(args=["roles", "reset-admin", "fgw_reviewer"]).exit_code != 0  # not an admin
+    person = web.test_client()
+    assert sign_in(person, "aud9", temporary).headers["Location"].startswith("/password")
