@@ -17,6 +17,7 @@ from backend.workflow import migration
 from backend.workflow import service as workflow
 from backend.workflow.errors import WorkflowError
 from backend.workflow.host import record
+from backend.crypto.fields import mask_sensitive
 from backend.workflow.models import Incident, ProcessInstance
 
 bp = Blueprint("cockpit", __name__, url_prefix="/cockpit", template_folder="templates")
@@ -25,8 +26,9 @@ log = logging.getLogger("backend.cockpit")
 
 @bp.app_template_filter("cockpit_json")
 def cockpit_json(value, indent: int | None = None) -> str:
-    """JSON as people read it: Chinese as is, not \\u escapes (autoescaping still applies)."""
-    return json.dumps(value, ensure_ascii=False, indent=indent, default=str)
+    """JSON as people read it: Chinese as is, not \\u escapes (autoescaping still applies);
+    personal data (phone, ID card, bank account) masked."""
+    return json.dumps(mask_sensitive(value), ensure_ascii=False, indent=indent, default=str)
 
 
 @bp.before_request

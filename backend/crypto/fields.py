@@ -82,6 +82,41 @@ def mask(value, kind: str) -> str:
     return fn(value) if fn else _hide(_text(value), keep_end=2)
 
 
+# Names of process variables and form fields that hold personal data (key -> mask kind):
+# encrypted columns are masked where shown; the same values inside workflow data are
+# masked wherever the data is displayed (cockpit variables and history).
+SENSITIVE_KEYS = (
+    ("phone", "phone"),
+    ("mobile", "phone"),
+    ("id_card", "id_card"),
+    ("idcard", "id_card"),
+    ("id_number", "id_card"),
+    ("bank_account", "bank_account"),
+    ("account_no", "bank_account"),
+)
+
+
+def sensitive_kind(key) -> str | None:
+    name = str(key).lower()
+    return next((kind for part, kind in SENSITIVE_KEYS if part in name), None)
+
+
+def mask_sensitive(data):
+    """A copy of JSON-like `data` with the values of sensitive keys masked, at any depth."""
+    if isinstance(data, dict):
+        masked = {}
+        for key, value in data.items():
+            kind = sensitive_kind(key)
+            if kind and isinstance(value, (str, int)) and not isinstance(value, bool):
+                masked[key] = mask(value, kind)
+            else:
+                masked[key] = mask_sensitive(value)
+        return masked
+    if isinstance(data, list):
+        return [mask_sensitive(item) for item in data]
+    return data
+
+
 def _text(value) -> str:
     return "" if value is None else str(value).strip()
 

@@ -235,3 +235,26 @@ def test_vendor_serves_the_viewer(app, session):
         url = vendor_url("bpmn-js/bpmn-navigated-viewer.production.min.js")
     response = app.test_client().get(url)
     assert response.status_code == 200 and b"BpmnJS" in response.data[:200000]
+
+
+def test_personal_data_in_variables_and_history_is_masked(app, session, users, deployed, budget):
+    instance = service.start_instance(
+        session=session,
+        process_key="cockpit_route",
+        data={
+            "amount": 1,
+            "project_name": "排水管网改造",
+            "contact_phone": "13812345678",
+            "applicant": {"id_card": "330106199001011234", "bank_account": "6222021234567890123"},
+        },
+        business_key="XM-9",
+    )
+    session.commit()
+    html = signed_in(app, "ops").get(f"/cockpit/instances/{instance.id}").get_data(as_text=True)
+    variables = _variables(html)
+    assert variables["contact_phone"] == "138****5678"
+    assert variables["applicant"] == {"id_card": "330***********1234", "bank_account": "****0123"}
+    # Nowhere on the page, the start event's detail included.
+    for raw in ("13812345678", "330106199001011234", "6222021234567890123"):
+        assert raw not in html
+    assert variables["amount"] == 1 and variables["project_name"] == "排水管网改造"
