@@ -12,12 +12,12 @@ from flask_login import current_user, login_required
 from backend.authz import forbidden, has_permission
 from backend.authz.scope import instance_clause, scope_of, sees_instance
 from backend.cockpit import service
+from backend.crypto.fields import mask_sensitive
 from backend.extensions import db
 from backend.workflow import migration
 from backend.workflow import service as workflow
 from backend.workflow.errors import WorkflowError
 from backend.workflow.host import record
-from backend.crypto.fields import mask_sensitive
 from backend.workflow.models import Incident, ProcessInstance
 
 bp = Blueprint("cockpit", __name__, url_prefix="/cockpit", template_folder="templates")
