@@ -60,8 +60,9 @@ def _config_models():
 
 
 def _user_of(session, username: str | None):
-    """The User row of a username (the request's user when it is them)."""
-    if not username:
+    """The User row of a username (the request's user when it is them). Actors such as
+    "hook:<name>" or "timer" are the platform, not people (usernames have no ':')."""
+    if not username or ":" in username:
         return None
     current = service._current_user()
     if current is not None and getattr(current, "username", None) == username:
