@@ -6,38 +6,15 @@ admin. Business actions are recorded by hooks (backend/audit/hooks.py), not by e
 """
 
 
-def record(
-    action: str,
-    *,
-    result: str = "success",
-    object_type: str | None = None,
-    object_id: str | int | None = None,
-    detail: dict | None = None,
-    user=None,
-    username: str | None = None,
-    session=None,
-) -> None:
-    """Append one audit record in the caller's transaction (`session`, default db.session).
-
-    action: dotted name, e.g. "auth.login", "auth.lockout", "task.complete", "approval.return",
-    "deploy", "payment.release", "export", "config.change", "role.grant".
-    result: "success" | "failure" | "denied". user: defaults to current_user in a request;
-    username: for a failed login of an unknown or known name. The source address is taken from
-    the request. Failures and refusals ("failure", "denied") are written in their own
-    transaction once the caller's has ended, so a rollback (failed login) cannot erase them.
-    """
+def record(action: str, **fields) -> None:
+    """Append one audit record: see `backend.audit.service.record` for the fields (result,
+    object_type, object_id, detail, user, username, session). Successes join the caller's
+    transaction; failures and refusals are written in their own once it has ended, so a
+    rollback (a failed login) cannot erase them. Imported lazily: the audit service needs the
+    ledger and crypto packages, which themselves record."""
     from backend.audit import service
 
-    service.record(
-        action,
-        result=result,
-        object_type=object_type,
-        object_id=object_id,
-        detail=detail,
-        user=user,
-        username=username,
-        session=session,
-    )
+    service.record(action, **fields)
 
 
 def init_app(app):

@@ -160,6 +160,10 @@ def export_xlsx():
 @require_permission("audit.read")
 def checkpoints():
     name = request.args.get("ledger") if request.args.get("ledger") in LEDGERS else "audit"
+    return _checkpoints_page(name, report=None)
+
+
+def _checkpoints_page(name: str, *, report):
     rows = ledger.list_checkpoints(session=db.session, ledger=name, limit=100)
     return render_template(
         "audit/checkpoints.html",
@@ -168,7 +172,7 @@ def checkpoints():
         rows=rows,
         signature_ok={cp.id: ledger.checkpoint_signature_valid(cp) for cp in rows},
         size=ledger.size(session=db.session, ledger=name),
-        report=None,
+        report=report,
     )
 
 
@@ -185,16 +189,7 @@ def verify():
         detail={"ok": report.ok, "size": report.size, "problems": len(report.problems)},
     )
     db.session.commit()
-    rows = ledger.list_checkpoints(session=db.session, ledger=name, limit=100)
-    return render_template(
-        "audit/checkpoints.html",
-        ledger_name=name,
-        ledgers=LEDGERS,
-        rows=rows,
-        signature_ok={cp.id: ledger.checkpoint_signature_valid(cp) for cp in rows},
-        size=ledger.size(session=db.session, ledger=name),
-        report=report,
-    )
+    return _checkpoints_page(name, report=report)
 
 
 @bp.post("/checkpoints")
