@@ -330,6 +330,7 @@ class AuditFilter:
     end: datetime | None = None
     username: str | None = None
     action: str | None = None  # a prefix: "task." matches every task action
+    actions: tuple[str, ...] | None = None  # exact codes (a category, a code chosen in the filter)
     result: str | None = None
     object_type: str | None = None
     object_id: str | None = None
@@ -352,6 +353,8 @@ def _filtered(stmt, f: AuditFilter):
     if f.action:
         escaped = f.action.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         stmt = stmt.where(AuditRecord.action.like(escaped + "%", escape="\\"))
+    if f.actions is not None:
+        stmt = stmt.where(AuditRecord.action.in_(f.actions))
     if f.result:
         stmt = stmt.where(AuditRecord.result == f.result)
     if f.object_type:
@@ -382,3 +385,13 @@ def iter_filtered(*, session, filters: AuditFilter, max_rows: int = 100_000):
 
 def distinct_actions(*, session) -> list[str]:
     return list(session.scalars(sa.select(AuditRecord.action).distinct().order_by(AuditRecord.action)))
+
+
+def distinct_object_types(*, session) -> list[str]:
+    stmt = (
+        sa.select(AuditRecord.object_type)
+        .where(AuditRecord.object_type.is_not(None))
+        .distinct()
+        .order_by(AuditRecord.object_type)
+    )
+    return list(session.scalars(stmt))

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from backend import ledger
-from backend.audit import service, xlsx
+from backend.audit import actions, service, xlsx
 from backend.audit.models import RESULTS
 from backend.authz import has_permission, require_permission
 from backend.extensions import db
@@ -27,12 +27,23 @@ COLUMNS = (
     "user_id",
     "source_addr",
     "action",
+    "action_label",
+    "action_category",
     "object_type",
+    "object_type_label",
     "object_id",
     "result",
+    "result_label",
     "detail",
     "leaf_index",
 )
+# Export columns computed from the stored codes (the catalogue in actions.py).
+LABELS = {
+    "action_label": lambda row: actions.label(row.action),
+    "action_category": lambda row: actions.category_label(actions.category_of(row.action)),
+    "object_type_label": lambda row: actions.object_label(row.object_type),
+    "result_label": lambda row: actions.result_label(row.result),
+}
 
 
 def _zone() -> ZoneInfo:
@@ -50,14 +61,34 @@ def _day(value: str | None, *, end: bool) -> datetime | None:
     return day + timedelta(days=1) if end else day
 
 
+def _action_filter(args) -> tuple[str | None, tuple[str, ...] | None]:
+    """(prefix, exact codes): a category is its codes; a catalogued code chosen in the select
+    matches exactly ("task.delegate" must not match "task.delegate_return"); any other text is a
+    prefix ("task.", "auth.")."""
+    action = (args.get("action") or "").strip() or None
+    category = args.get("category")
+    exact = None
+    if category == actions.OTHER:
+        seen = service.distinct_actions(session=db.session)
+        exact = {code for code in seen if code not in actions.ACTIONS}
+    elif category in actions.CATEGORIES:
+        exact = set(actions.codes_in(category))
+    if action in actions.ACTIONS:
+        exact = {action} & exact if exact is not None else {action}
+        action = None
+    return action, (tuple(sorted(exact)) if exact is not None else None)
+
+
 def _filters() -> service.AuditFilter:
     args = request.args
     result = args.get("result") if args.get("result") in RESULTS else None
+    prefix, exact = _action_filter(args)
     return service.AuditFilter(
         start=_day(args.get("start"), end=False),
         end=_day(args.get("end"), end=True),
         username=(args.get("username") or "").strip() or None,
-        action=(args.get("action") or "").strip() or None,
+        action=prefix,
+        actions=exact,
         result=result,
         object_type=(args.get("object_type") or "").strip() or None,
         object_id=(args.get("object_id") or "").strip() or None,
@@ -65,7 +96,7 @@ def _filters() -> service.AuditFilter:
 
 
 def _form_args() -> dict:
-    keys = ("start", "end", "username", "action", "result", "object_type", "object_id")
+    keys = ("start", "end", "username", "category", "action", "result", "object_type", "object_id")
     return {k: request.args.get(k, "") for k in keys if request.args.get(k)}
 
 
@@ -83,18 +114,35 @@ def index():
         args=_form_args(),
         first_page=before is None,
         results=RESULTS,
-        actions=service.distinct_actions(session=db.session),
+        categories=actions.CATEGORIES,
+        action_groups=actions.grouped(service.distinct_actions(session=db.session)),
+        object_types=_object_types(),
+        catalogue=actions,
+        detail_text=_detail_text,
         can_export=has_permission(current_user, "audit.export"),
         retention_days=service.retention_days(),
     )
 
 
+def _object_types() -> list[tuple[str, str]]:
+    """(code, label) of the catalogued object types and those seen in the log, by label."""
+    codes = set(actions.OBJECT_TYPES) | set(service.distinct_object_types(session=db.session))
+    return sorted(((code, actions.object_label(code)) for code in codes), key=lambda item: (item[1], item[0]))
+
+
+def _detail_text(detail) -> str:
+    """Chinese as itself, not as \\u escapes (the page escapes the HTML)."""
+    return service.json.dumps(detail or {}, ensure_ascii=False, sort_keys=True)
+
+
 def _cell(row, column: str):
+    if column in LABELS:
+        return LABELS[column](row)
     value = getattr(row, column)
     if column == "at":
         return value.astimezone(_zone()).strftime("%Y-%m-%d %H:%M:%S")
     if column == "detail":
-        return service.json.dumps(value or {}, ensure_ascii=False, sort_keys=True)
+        return _detail_text(value)
     return "" if value is None else value
 
 
@@ -117,9 +165,13 @@ def _headers() -> list[str]:
         _("用户名"),
         _("用户 ID"),
         _("来源地址"),
+        _("操作代码"),
         _("操作"),
+        _("操作类别"),
+        _("对象类型代码"),
         _("对象类型"),
         _("对象 ID"),
+        _("结果代码"),
         _("结果"),
         _("详情"),
         _("账本叶子序号"),

@@ -2,8 +2,10 @@
 
 Interface used across the platform (keep stable):
 - `sm3(data) -> bytes`, `hmac_sm3(key, data) -> bytes`
-- `encrypt_field(text) -> str` / `decrypt_field(token) -> str`: SM4-GCM under the master key
-  (`SM4_MASTER_KEY`), tokens are text "sm4:<key id>:<base64>" so keys can rotate.
+- `encrypt_field(text, *, context="") -> str` / `decrypt_field(token, *, context="") -> str`:
+  SM4-GCM under the master key (`SM4_MASTER_KEY`), tokens are text
+  "sm4:v2:<key id>:<context tag>:<base64>" so keys can rotate; `context` (where the token is
+  stored, e.g. "unit.contact_phone") is authenticated: a token copied elsewhere is refused.
 - `SM2Key` (`.generate()`, `.sign(data)`, `.public_key_hex`), `sm2_verify(public_key_hex, data, sig)`
 - `platform_key()`: the platform's signing key; `user_key(session=, user=)`: a user's key,
   created on first use, private part stored SM4-encrypted.

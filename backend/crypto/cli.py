@@ -19,23 +19,70 @@ def new_keys():
     click.echo(f"# platform public key: {key.public_key_hex}")
 
 
-@bp.cli.command("reencrypt")
-def reencrypt():
-    """Encrypt leftover plaintext and re-encrypt older keys' tokens under SM4_MASTER_KEY
-    (after a rotation: new key in SM4_MASTER_KEY, the old one in SM4_OLD_MASTER_KEYS)."""
+def _rewrap() -> None:
+    from flask import current_app
+
     from backend.audit import record
-    from backend.crypto.migrate import encrypt_existing
+    from backend.crypto.keys import rewrap_platform_key_file
+    from backend.crypto.migrate import all_columns, rewrap_existing
     from backend.crypto.sm4 import current_keyring
     from backend.extensions import db
 
-    written = encrypt_existing(db.session.connection())
+    failures: list = []
+    written = rewrap_existing(db.session.connection(), columns=all_columns(), failures=failures)
+    key_file = rewrap_platform_key_file(current_app)
     record(
         "crypto.reencrypt",
+        result="failure" if failures else "success",
         object_type="sm4_master_key",
         object_id=current_keyring().current_id,
-        detail={"written": written},
+        detail={"written": written, "failed": len(failures), "platform_key_file": key_file},
         username="cli",
         session=db.session,
     )
     db.session.commit()
     click.echo(f"{written} value(s) written")
+    if key_file:
+        click.echo("platform key file re-encrypted")
+    for table, key, column, message in failures:
+        click.echo(f"NOT rewrapped: {table}.{column} row {key}: {message}", err=True)
+    if failures:
+        raise SystemExit(1)
+
+
+@bp.cli.command("rewrap")
+def rewrap_cmd():
+    """Encrypt leftover plaintext, bind old (version 1) tokens to their column or row, and
+    re-encrypt older keys' tokens under SM4_MASTER_KEY (after a rotation: new key in
+    SM4_MASTER_KEY, the old one in SM4_OLD_MASTER_KEYS). Rows that do not decrypt are named
+    and left as they are (exit status 1)."""
+    _rewrap()
+
+
+@bp.cli.command("reencrypt")
+def reencrypt():
+    """The same as `flask crypto rewrap` (older name)."""
+    _rewrap()
+
+
+@bp.cli.command("encrypt-variables")
+def encrypt_variables():
+    """Encrypt personal data (forms' x-mask fields, SENSITIVE_VARIABLES) still in plaintext in
+    process state, task drafts and history, and re-encrypt older keys' tokens there (after a
+    rotation, before the old key leaves SM4_OLD_MASTER_KEYS). Safe to re-run."""
+    from backend.audit import record
+    from backend.crypto.sm4 import current_keyring
+    from backend.crypto.variables import encrypt_existing_variables
+    from backend.extensions import db
+
+    written = encrypt_existing_variables(db.session.connection())
+    record(
+        "crypto.reencrypt",
+        object_type="sm4_master_key",
+        object_id=current_keyring().current_id,
+        detail={"written": written, "scope": "process variables"},
+        username="cli",
+        session=db.session,
+    )
+    db.session.commit()
+    click.echo(f"{written} row(s) written")

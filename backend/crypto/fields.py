@@ -15,15 +15,20 @@ from backend.crypto.sm4 import decrypt_field, encrypt_field
 
 
 class EncryptedText(TypeDecorator):
-    """str in Python, "sm4:<key id>:<base64>" in the database. Needs an app context (the key)."""
+    """str in Python, an SM4 token ("sm4:v2:...") in the database. Needs an app context (the key).
+
+    Each token is bound to its column: `context` defaults to "<table>.<column>", filled in when
+    the column joins its table (`_bind_context` below). Declare `context=` explicitly to keep
+    the old name when a table or column is renamed (or rewrap after the rename)."""
 
     impl = sa.Text
     cache_ok = True
 
-    # Whatever a sensitive column holds, for masks in pages and exports.
-    def __init__(self, kind: str = "text", *args, **kwargs):
+    # kind: whatever a sensitive column holds, for masks in pages and exports.
+    def __init__(self, kind: str = "text", *args, context: str | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.kind = kind
+        self.context = context
 
     class Comparator(TypeDecorator.Comparator):
         def operate(self, op, *other, **kwargs):
@@ -41,12 +46,29 @@ class EncryptedText(TypeDecorator):
     def process_bind_param(self, value, dialect):
         if value is None:
             return None
-        return encrypt_field(str(value))
+        return encrypt_field(str(value), context=self.context or "")
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
-        return decrypt_field(value)
+        return decrypt_field(value, context=self.context or "")
+
+
+@sa.event.listens_for(sa.Column, "after_parent_attach")
+def _bind_context(column, table) -> None:
+    """Give an EncryptedText column without a declared context its "<table>.<column>" one."""
+    if not isinstance(column.type, EncryptedText) or not isinstance(table, sa.Table):
+        return
+    wanted = f"{table.name}.{column.name}"
+    if column.type.context is None:
+        column.type.context = wanted
+    elif column.type.context != wanted and getattr(column.type, "_derived", False):
+        # One type instance shared by two columns: each column gets its own copy.
+        column.type = column.type.copy()
+        column.type.context = wanted
+    else:
+        return
+    column.type._derived = True
 
 
 def mask_phone(value) -> str:
@@ -97,8 +119,10 @@ SENSITIVE_KEYS = (
 
 
 def sensitive_kind(key) -> str | None:
-    name = str(key).lower()
-    return next((kind for part, kind in SENSITIVE_KEYS if part in name), None)
+    # One registry for masks and encryption at rest: these heuristics, forms' x-mask, config.
+    from backend.crypto.variables import kind_of
+
+    return kind_of(key)
 
 
 def mask_sensitive(data):

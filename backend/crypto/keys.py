@@ -17,6 +17,13 @@ from backend.crypto.sm2 import SM2Key
 from backend.crypto.sm4 import CryptoError, decrypt_field, encrypt_field, keyring_for
 
 PLATFORM_KEY_FILE = "platform_sm2.key"
+# SM4 contexts: a stored private key decrypts only where it was written (see sm4.py).
+PLATFORM_KEY_CONTEXT = "platform_sm2.key"
+
+
+def user_key_context(user_id: int) -> str:
+    return f"user_key.{user_id}"
+
 
 _platform_cache: dict[tuple, SM2Key] = {}
 
@@ -44,7 +51,9 @@ def _platform_key_from_file(app) -> SM2Key:
     path = os.path.join(app.instance_path, PLATFORM_KEY_FILE)
     try:
         with open(path, encoding="ascii") as fh:
-            return SM2Key.from_hex(decrypt_field(fh.read().strip(), keyring=ring))
+            return SM2Key.from_hex(
+                decrypt_field(fh.read().strip(), keyring=ring, context=PLATFORM_KEY_CONTEXT)
+            )
     except FileNotFoundError:
         pass
     os.makedirs(app.instance_path, exist_ok=True)
@@ -53,9 +62,11 @@ def _platform_key_from_file(app) -> SM2Key:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process generated it first
         with open(path, encoding="ascii") as fh:
-            return SM2Key.from_hex(decrypt_field(fh.read().strip(), keyring=ring))
+            return SM2Key.from_hex(
+                decrypt_field(fh.read().strip(), keyring=ring, context=PLATFORM_KEY_CONTEXT)
+            )
     with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(encrypt_field(key.private_key_hex, keyring=ring) + "\n")
+        fh.write(encrypt_field(key.private_key_hex, keyring=ring, context=PLATFORM_KEY_CONTEXT) + "\n")
     app.logger.warning("PLATFORM_SM2_KEY is not set: generated a platform signing key in %s", path)
     return key
 
@@ -70,7 +81,7 @@ def user_key(*, session, user) -> SM2Key:
         row = UserSigningKey(
             user_id=user.id,
             public_key_hex=key.public_key_hex,
-            private_key_enc=encrypt_field(key.private_key_hex),
+            private_key_enc=encrypt_field(key.private_key_hex, context=user_key_context(user.id)),
         )
         try:
             with session.begin_nested():
@@ -89,7 +100,7 @@ def user_key(*, session, user) -> SM2Key:
                 session=session,
             )
             return key
-    key = SM2Key.from_hex(decrypt_field(row.private_key_enc))
+    key = SM2Key.from_hex(decrypt_field(row.private_key_enc, context=user_key_context(user.id)))
     if key.public_key_hex != row.public_key_hex:
         raise CryptoError(f"signing key of user {user.id} does not match its public key")
     return key
@@ -101,3 +112,29 @@ def user_public_key(*, session, user_id: int) -> str | None:
 
     row = session.query(UserSigningKey).filter_by(user_id=user_id).one_or_none()
     return row.public_key_hex if row else None
+
+
+def rewrap_platform_key_file(app) -> bool:
+    """Re-encrypt the development platform key file under the current master key, bound to
+    its context (after a rotation, before the old key leaves SM4_OLD_MASTER_KEYS).
+    True when the file was rewritten; False without a file or when it was current."""
+    from backend.crypto.sm4 import needs_rewrap, rewrap
+
+    if app.config.get("PLATFORM_SM2_KEY"):  # the file is not used then
+        return False
+    ring = keyring_for(app)
+    path = os.path.join(app.instance_path, PLATFORM_KEY_FILE)
+    try:
+        with open(path, encoding="ascii") as fh:
+            token = fh.read().strip()
+    except FileNotFoundError:
+        return False
+    if not needs_rewrap(token, keyring=ring, context=PLATFORM_KEY_CONTEXT):
+        return False
+    new = rewrap(token, keyring=ring, context=PLATFORM_KEY_CONTEXT)
+    tmp = path + ".new"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(new + "\n")
+    os.replace(tmp, path)  # atomic: a crash leaves the old file readable
+    return True

@@ -3,11 +3,17 @@
 SM4-GCM (authenticated: a changed token is refused, never decrypted to garbage) from the
 `cryptography` package's bundled OpenSSL. A token is text:
 
-    sm4:<key id>:<base64(nonce 12 || ciphertext || tag 16)>
+    sm4:v2:<key id>:<context tag>:<base64(nonce 12 || ciphertext || tag 16)>
 
 <key id> = first 8 hex of SM3("bpm.sm4.key-id" || key): it names the master key without
 revealing it, so keys can rotate (new key in SM4_MASTER_KEY, old ones in SM4_OLD_MASTER_KEYS)
-and a wrong key is reported as such. The prefix is authenticated data, so it cannot be swapped.
+and a wrong key is reported as such. The token is bound to where it belongs: the associated
+data is the prefix plus a context string ("unit.contact_phone", "user_key.42"), so a token
+copied into another column or row is refused; <context tag> (8 hex of SM3 of the context)
+lets that refusal name the cause instead of "tampered". The prefix is authenticated too.
+
+Version 1 tokens `sm4:<key id>:<base64>` (no context) still decrypt; `migrate.rewrap_existing`
+(`flask crypto rewrap`) turns them into bound version 2 tokens.
 
 Master key: SM4_MASTER_KEY (32 hex = 16 bytes). Without it (development, tests) a key is
 generated once into the Flask instance folder (`sm4_master.key`, mode 0600); never logged.
@@ -30,6 +36,7 @@ from backend.crypto.sm3 import hmac_sm3, sm3
 log = logging.getLogger(__name__)
 
 PREFIX = "sm4"
+V2 = "v2"
 KEY_FILE_NAME = "sm4_master.key"
 _NONCE = 12
 _TAG = 16
@@ -45,6 +52,10 @@ class WrongKeyError(CryptoError):
 
 class TamperedTokenError(CryptoError):
     pass
+
+
+class WrongContextError(CryptoError):
+    """A valid token read in the wrong place (copied from another column or row)."""
 
 
 def key_id(key: bytes) -> str:
@@ -134,28 +145,63 @@ def current_keyring() -> Keyring:
 
 
 def is_token(value: object) -> bool:
-    return isinstance(value, str) and value.startswith(PREFIX + ":") and value.count(":") == 2
+    if not isinstance(value, str) or not value.startswith(PREFIX + ":"):
+        return False
+    if value.startswith(f"{PREFIX}:{V2}:"):
+        return value.count(":") == 4
+    return value.count(":") == 2
 
 
-def encrypt_field(text: str, *, keyring: Keyring | None = None) -> str:
-    """`text` as an SM4-GCM token under the current master key (a fresh nonce each time)."""
+def token_version(token: str) -> int:
+    return 2 if token.startswith(f"{PREFIX}:{V2}:") else 1
+
+
+def token_key_id(token: str) -> str:
+    return token.split(":")[2 if token_version(token) == 2 else 1]
+
+
+def context_tag(context: str) -> str:
+    return sm3(b"bpm.sm4.context" + context.encode("utf-8"))[:4].hex()
+
+
+def _aad(kid: str, tag: str, context: str) -> bytes:
+    # Fixed-length fields before the context: no two (kid, context) pairs share these bytes.
+    return f"{PREFIX}:{V2}:{kid}:{tag}:".encode() + context.encode("utf-8")
+
+
+def encrypt_field(text: str, *, keyring: Keyring | None = None, context: str = "") -> str:
+    """`text` as an SM4-GCM token under the current master key (a fresh nonce each time),
+    bound to `context` (where it is stored): decrypting needs the same context."""
     if not isinstance(text, str):
         raise TypeError("encrypt_field takes str")
     ring = keyring or current_keyring()
     kid = ring.current_id
+    tag = context_tag(context)
     nonce = os.urandom(_NONCE)
     enc = Cipher(algorithms.SM4(ring.current), modes.GCM(nonce)).encryptor()
-    enc.authenticate_additional_data(f"{PREFIX}:{kid}".encode())
+    enc.authenticate_additional_data(_aad(kid, tag, context))
     body = enc.update(text.encode("utf-8")) + enc.finalize()
-    return f"{PREFIX}:{kid}:" + base64.b64encode(nonce + body + enc.tag).decode("ascii")
+    return f"{PREFIX}:{V2}:{kid}:{tag}:" + base64.b64encode(nonce + body + enc.tag).decode("ascii")
 
 
-def decrypt_field(token: str, *, keyring: Keyring | None = None) -> str:
+def decrypt_field(token: str, *, keyring: Keyring | None = None, context: str = "") -> str:
     """The text of a token. Raises WrongKeyError when no configured key made it,
-    TamperedTokenError when it was changed, CryptoError when it is no token."""
+    WrongContextError when it was made for another `context` (moved from another column/row),
+    TamperedTokenError when it was changed, CryptoError when it is no token.
+    Version 1 tokens carry no context and decrypt whatever `context` is given."""
     if not is_token(token):
         raise CryptoError("not an SM4 field token")
-    _, kid, b64 = token.split(":")
+    if token_version(token) == 2:
+        _, _, kid, tag, b64 = token.split(":")
+        if tag != context_tag(context):
+            raise WrongContextError(
+                f"SM4 field token belongs elsewhere: it was encrypted for another field than "
+                f"{repr(context) if context else '(no context)'} (copied from another column or row)"
+            )
+        aad = _aad(kid, tag, context)
+    else:
+        _, kid, b64 = token.split(":")
+        aad = f"{PREFIX}:{kid}".encode()
     ring = keyring or current_keyring()
     key = ring.by_id.get(kid)
     if key is None:
@@ -169,14 +215,47 @@ def decrypt_field(token: str, *, keyring: Keyring | None = None) -> str:
         raise TamperedTokenError("SM4 field token is damaged (base64)") from exc
     if len(raw) < _NONCE + _TAG:
         raise TamperedTokenError("SM4 field token is damaged (too short)")
-    nonce, body, tag = raw[:_NONCE], raw[_NONCE:-_TAG], raw[-_TAG:]
-    dec = Cipher(algorithms.SM4(key), modes.GCM(nonce, tag)).decryptor()
-    dec.authenticate_additional_data(f"{PREFIX}:{kid}".encode())
+    nonce, body, tag_bytes = raw[:_NONCE], raw[_NONCE:-_TAG], raw[-_TAG:]
+    dec = Cipher(algorithms.SM4(key), modes.GCM(nonce, tag_bytes)).decryptor()
+    dec.authenticate_additional_data(aad)
     try:
         plain = dec.update(body) + dec.finalize()
     except InvalidTag as exc:
         raise TamperedTokenError("SM4 field token failed authentication (changed or forged)") from exc
     return plain.decode("utf-8")
+
+
+def encrypt_field_v1(text: str, *, keyring: Keyring | None = None) -> str:
+    """A version 1 token (no context): only for downgrading data to code older than contexts."""
+    ring = keyring or current_keyring()
+    kid = ring.current_id
+    nonce = os.urandom(_NONCE)
+    enc = Cipher(algorithms.SM4(ring.current), modes.GCM(nonce)).encryptor()
+    enc.authenticate_additional_data(f"{PREFIX}:{kid}".encode())
+    body = enc.update(text.encode("utf-8")) + enc.finalize()
+    return f"{PREFIX}:{kid}:" + base64.b64encode(nonce + body + enc.tag).decode("ascii")
+
+
+def needs_rewrap(token: str, *, keyring: Keyring | None = None, context: str = "") -> bool:
+    """True for a version 1 token, one under an older master key, or one bound to another
+    context than `context` (rewrap re-encrypts it; the last only when it decrypts)."""
+    ring = keyring or current_keyring()
+    if token_version(token) == 1:
+        return True
+    _, _, kid, tag, _ = token.split(":")
+    return kid != ring.current_id or tag != context_tag(context)
+
+
+def rewrap(value: str, *, keyring: Keyring | None = None, context: str = "") -> str:
+    """`value` (plaintext, a version 1 token or an older key's token) as a current version 2
+    token bound to `context`; a current token is returned unchanged (still checked)."""
+    ring = keyring or current_keyring()
+    if not is_token(value):
+        return encrypt_field(value, keyring=ring, context=context)
+    plain = decrypt_field(value, keyring=ring, context=context)
+    if not needs_rewrap(value, keyring=ring, context=context):
+        return value
+    return encrypt_field(plain, keyring=ring, context=context)
 
 
 def blind_index(value: str, *, keyring: Keyring | None = None) -> str:

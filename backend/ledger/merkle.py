@@ -65,13 +65,42 @@ def root(leaf_hashes: Sequence[bytes], alg: str = DEFAULT_ALG) -> bytes:
 
 class CompactRange:
     """Running roots while leaves are appended: the perfect subtrees' roots, biggest first.
-    Lets one pass over the leaves check every checkpoint's root in O(n + k log n)."""
+    Lets one pass over the leaves check every checkpoint's root in O(n + k log n), and, saved
+    as a checkpoint's frontier (one hash per set bit of the size), lets the next checkpoint
+    continue from there reading only the leaves appended since."""
 
     def __init__(self, alg: str = DEFAULT_ALG):
         self.alg = alg
         self._h = hash_function(alg)
         self.size = 0
         self._nodes: list[tuple[int, bytes]] = []  # (number of leaves, hash)
+
+    @classmethod
+    def from_frontier(cls, size: int, hashes: Sequence[bytes], alg: str = DEFAULT_ALG) -> "CompactRange":
+        """The range over `size` leaves whose perfect subtree roots are `hashes` (biggest first)."""
+        widths = [1 << bit for bit in range(size.bit_length() - 1, -1, -1) if size >> bit & 1]
+        if size < 0 or len(widths) != len(hashes):
+            raise ProofError(f"a frontier of {size} leaves has {len(widths)} hashes, not {len(hashes)}")
+        compact = cls(alg)
+        compact.size = size
+        compact._nodes = list(zip(widths, (bytes(h) for h in hashes), strict=True))
+        return compact
+
+    def frontier(self) -> list[bytes]:
+        return [h for _, h in self._nodes]
+
+    def extend(self, leaves: Sequence[bytes]) -> None:
+        """Append many leaves; from empty, level by level (a full read costs one `root`)."""
+        if self.size or len(leaves) < 2:
+            for leaf in leaves:
+                self.append(leaf)
+            return
+        n, lo = len(leaves), 0
+        for bit in range(n.bit_length() - 1, -1, -1):
+            if n >> bit & 1:
+                self._nodes.append((1 << bit, root(leaves[lo : lo + (1 << bit)], self.alg)))
+                lo += 1 << bit
+        self.size = n
 
     def append(self, leaf: bytes) -> None:
         self.size += 1

@@ -53,3 +53,7 @@ class LedgerCheckpoint(db.Model):
     signature: Mapped[str] = mapped_column(sa.String(256))  # hex of SM2 r || s
     public_key: Mapped[str] = mapped_column(sa.String(200))  # hex, uncompressed 04 || x || y
     signature_alg: Mapped[str] = mapped_column(sa.String(16), default="sm2-sm3")
+    # Hex roots of the perfect subtrees covering the tree (biggest first, comma-separated; one
+    # per set bit of tree_size): the next checkpoint resumes from here instead of re-reading
+    # every leaf. Not signed: checked against the signed root before use. NULL: older rows.
+    frontier: Mapped[str | None] = mapped_column(sa.Text)

@@ -285,6 +285,10 @@ def checkpoint_dict(cp: LedgerCheckpoint) -> dict:
 def checkpoint(*, session, ledger: str, only_if_grown: bool = False) -> LedgerCheckpoint | None:
     """Sign the ledger's current tree head with the platform's SM2 key.
 
+    Incremental: resumes from the previous checkpoint's stored frontier (`_resume`) and reads
+    only the leaves appended since; the new checkpoint stores its own frontier. Proofs still
+    read the leaves of the tree they prove (`_tree`); `verify` recomputes everything.
+
     With `only_if_grown` (the periodic job) nothing is written while the ledger has not grown
     since its latest checkpoint; returns that checkpoint then (None for an empty ledger)."""
     from backend.crypto import platform_key
@@ -293,24 +297,89 @@ def checkpoint(*, session, ledger: str, only_if_grown: bool = False) -> LedgerCh
     latest = latest_checkpoint(session=session, ledger=ledger)
     if only_if_grown and (head.size == 0 or (latest is not None and latest.tree_size >= head.size)):
         return latest
-    leaves, alg = _tree(session, ledger, int(head.size))
+    alg, tree_size = head.hash_alg, int(head.size)
+    compact = _resume(session, ledger, alg, tree_size)
+    new_leaves = session.scalars(
+        sa.select(LedgerLeaf.leaf_hash)
+        .where(
+            LedgerLeaf.ledger == ledger,
+            LedgerLeaf.leaf_index >= compact.size,
+            LedgerLeaf.leaf_index < tree_size,
+        )
+        .order_by(LedgerLeaf.leaf_index)
+    ).all()
+    if len(new_leaves) != tree_size - compact.size:
+        raise LedgerError(
+            f"账本 {ledger} 缺少记录（第 {compact.size} 至 {tree_size - 1} 条应有 {tree_size - compact.size} 条，"
+            f"实有 {len(new_leaves)} 条）"
+        )
+    compact.extend([bytes.fromhex(leaf) for leaf in new_leaves])
     key = platform_key()
     cp = LedgerCheckpoint(
         ledger=ledger,
-        tree_size=len(leaves),
-        root_hash=merkle.root(leaves, alg).hex(),
+        tree_size=tree_size,
+        root_hash=compact.root().hex(),
         hash_alg=alg,
         created_at=utcnow(),
         public_key=key.public_key_hex,
         signature="",
         signature_alg="sm2-sm3",
+        frontier=",".join(h.hex() for h in compact.frontier()),
     )
     cp.signature = key.sign(checkpoint_payload(cp)).hex()
     session.add(cp)
     session.flush()
+    _signed_here[ledger] = _resume_key(cp)
     for fn in list(_CHECKPOINT_LISTENERS):
         fn(session=session, checkpoint=cp)
     return cp
+
+
+# ledger -> the fields of the last checkpoint this process signed: resuming from it needs no
+# signature check (half the time of an incremental checkpoint). A changed row does not match.
+_signed_here: dict[str, tuple] = {}
+
+
+def _resume_key(cp: LedgerCheckpoint) -> tuple:
+    return (cp.id, int(cp.tree_size), cp.root_hash, cp.hash_alg, cp.frontier, cp.public_key, cp.signature)
+
+
+def _resume(session, ledger: str, alg: str, tree_size: int) -> merkle.CompactRange:
+    """Where the next checkpoint starts: the frontier of the largest earlier checkpoint that
+    is trustworthy (signed by a platform key, frontier leading to its signed root), so only
+    the leaves after it are read; an empty range (read everything) when there is none.
+    Extending a signed tree also keeps every new root consistent with the signed ones: leaves
+    altered below it are left for `verify` to name, never signed over."""
+    rows = session.scalars(
+        sa.select(LedgerCheckpoint)
+        .where(
+            LedgerCheckpoint.ledger == ledger,
+            LedgerCheckpoint.hash_alg == alg,
+            LedgerCheckpoint.tree_size <= tree_size,
+            LedgerCheckpoint.frontier.is_not(None),
+        )
+        .order_by(LedgerCheckpoint.tree_size.desc(), LedgerCheckpoint.id.desc())
+        .limit(3)  # a damaged one falls back to the one before, then to a full read
+    ).all()
+    known_keys = _platform_public_keys()
+    for cp in rows:
+        if _signed_here.get(ledger) == _resume_key(cp):  # this process signed exactly this row
+            return merkle.CompactRange.from_frontier(
+                int(cp.tree_size), [bytes.fromhex(h) for h in cp.frontier.split(",") if h], alg
+            )
+        try:
+            hashes = [bytes.fromhex(h) for h in cp.frontier.split(",") if h]
+            compact = merkle.CompactRange.from_frontier(int(cp.tree_size), hashes, alg)
+        except (ValueError, merkle.ProofError):
+            continue
+        if compact.root().hex() != cp.root_hash:
+            continue
+        if known_keys is not None and cp.public_key.lower() not in known_keys:
+            continue
+        if not checkpoint_signature_valid(cp):
+            continue
+        return compact
+    return merkle.CompactRange(alg)
 
 
 def latest_checkpoint(*, session, ledger: str, at_least: int | None = None) -> LedgerCheckpoint | None:

@@ -14,6 +14,7 @@ from backend import create_app
 from backend.crypto import CryptoError, decrypt_field, encrypt_field
 from backend.crypto.fields import mask, mask_bank_account, mask_id_card, mask_phone
 from backend.crypto.migrate import decrypt_existing, encrypt_existing
+from backend.crypto.sm2 import SM2Key
 from backend.crypto.sm4 import (
     KEY_FILE_NAME,
     Keyring,
@@ -23,12 +24,13 @@ from backend.crypto.sm4 import (
     current_keyring,
     key_id,
     keyring_for,
+    token_key_id,
 )
 from backend.org.models import Region, Unit
 from backend.projects.models import Project
 
 PHONE = "13812345678"
-TOKEN = re.compile(r"^sm4:[0-9a-f]{8}:[A-Za-z0-9+/]+=*$")
+TOKEN = re.compile(r"^sm4:v2:[0-9a-f]{8}:[0-9a-f]{8}:[A-Za-z0-9+/]+=*$")
 
 
 def ring() -> Keyring:
@@ -40,7 +42,7 @@ def test_round_trip_and_token_shape():
     for text in (PHONE, "", "身份证 330102199001011234", "x" * 2000):
         token = encrypt_field(text, keyring=keys)
         assert TOKEN.match(token)
-        assert token.split(":")[1] == keys.current_id
+        assert token_key_id(token) == keys.current_id
         assert decrypt_field(token, keyring=keys) == text
     assert encrypt_field(PHONE, keyring=keys) != encrypt_field(PHONE, keyring=keys)  # fresh nonce
 
@@ -48,7 +50,7 @@ def test_round_trip_and_token_shape():
 def test_wrong_master_key_is_a_clear_error_not_garbage():
     token = encrypt_field(PHONE, keyring=ring())
     other = ring()
-    with pytest.raises(WrongKeyError, match=f"master key {token.split(':')[1]}.*SM4_MASTER_KEY"):
+    with pytest.raises(WrongKeyError, match=f"master key {token_key_id(token)}.*SM4_MASTER_KEY"):
         decrypt_field(token, keyring=other)
 
 
@@ -64,21 +66,25 @@ def test_wrong_key_with_the_same_id_still_fails_authentication():
 def test_tampered_tokens_are_refused():
     keys = Keyring(secrets.token_bytes(16), (secrets.token_bytes(16),))
     token = encrypt_field(PHONE, keyring=keys)
-    prefix, kid, body = token.split(":")
+    prefix, version, kid, tag, body = token.split(":")
     raw = bytearray(base64.b64decode(body))
     for position in (0, 12, len(raw) - 1):  # nonce, ciphertext, tag
         changed = bytearray(raw)
         changed[position] ^= 0x01
         with pytest.raises(TamperedTokenError):
-            decrypt_field(f"{prefix}:{kid}:{base64.b64encode(bytes(changed)).decode()}", keyring=keys)
+            decrypt_field(
+                f"{prefix}:{version}:{kid}:{tag}:{base64.b64encode(bytes(changed)).decode()}", keyring=keys
+            )
     # The key id is authenticated: relabelling a token as the old key's is refused.
     old_id = key_id(keys.old[0])
     with pytest.raises(TamperedTokenError):
-        decrypt_field(f"{prefix}:{old_id}:{body}", keyring=keys)
+        decrypt_field(f"{prefix}:{version}:{old_id}:{tag}:{body}", keyring=keys)
     with pytest.raises(TamperedTokenError):
-        decrypt_field(f"{prefix}:{kid}:{base64.b64encode(bytes(raw[:20])).decode()}", keyring=keys)
+        decrypt_field(
+            f"{prefix}:{version}:{kid}:{tag}:{base64.b64encode(bytes(raw[:20])).decode()}", keyring=keys
+        )
     with pytest.raises(TamperedTokenError):
-        decrypt_field(f"{prefix}:{kid}:***", keyring=keys)
+        decrypt_field(f"{prefix}:{version}:{kid}:{tag}:***", keyring=keys)
     with pytest.raises(CryptoError, match="not an SM4"):
         decrypt_field(PHONE, keyring=keys)
 
@@ -88,7 +94,7 @@ def test_old_keys_decrypt_after_rotation():
     token = encrypt_field(PHONE, keyring=old)
     rotated = Keyring(secrets.token_bytes(16), (old.current,))
     assert decrypt_field(token, keyring=rotated) == PHONE
-    assert encrypt_field(PHONE, keyring=rotated).split(":")[1] == rotated.current_id
+    assert token_key_id(encrypt_field(PHONE, keyring=rotated)) == rotated.current_id
 
 
 def test_development_key_file_is_created_once_private_and_never_logged(tmp_path, caplog):
@@ -175,18 +181,16 @@ def test_a_wrong_master_key_fails_reads_clearly(app, session, monkeypatch):
 def test_a_tampered_row_is_refused(session):
     unit = _unit(session)
     [stored] = _raw(session, "unit")
-    forged = encrypt_field("13900000000")  # a valid token moved from elsewhere would decrypt...
-    body = bytearray(base64.b64decode(stored.split(":")[2]))
-    body[15] ^= 0xFF  # ...but a changed one never does
+    body = bytearray(base64.b64decode(stored.split(":")[4]))
+    body[15] ^= 0xFF
     session.execute(
         sa.text("UPDATE unit SET contact_phone = :v"),
-        {"v": ":".join(stored.split(":")[:2]) + ":" + base64.b64encode(bytes(body)).decode()},
+        {"v": ":".join(stored.split(":")[:4]) + ":" + base64.b64encode(bytes(body)).decode()},
     )
     session.commit()
     session.expire_all()
     with pytest.raises(TamperedTokenError):
         session.get(Unit, unit.id).contact_phone  # noqa: B018
-    assert decrypt_field(forged) == "13900000000"
 
 
 def test_searching_an_encrypted_column_is_refused_loudly(session):
@@ -225,7 +229,7 @@ def test_migration_encrypts_existing_plaintext_and_rotates_old_tokens(app, sessi
     assert encrypt_existing(session.connection()) == 1
     session.commit()
     [rotated] = _raw(session, "unit")
-    assert rotated.split(":")[1] == current_keyring().current_id != old_id
+    assert token_key_id(rotated) == current_keyring().current_id != old_id
     session.expire_all()
     assert session.get(Unit, unit.id).contact_phone == "13900001111"
 
@@ -249,7 +253,9 @@ def test_masks():
     assert mask("secret", "unknown") == "****et"
 
 
-def test_cli_new_keys_and_reencrypt(app, session):
+def test_cli_new_keys_and_reencrypt(app, session, monkeypatch):
+    # A configured platform key: the command leaves the development key file alone.
+    monkeypatch.setitem(app.config, "PLATFORM_SM2_KEY", SM2Key.generate().private_key_hex)
     out = app.test_cli_runner().invoke(args=["crypto", "new-keys"])
     assert out.exit_code == 0, out.output
     values = dict(

@@ -33,7 +33,10 @@ def test_user_key_is_created_once_and_stored_encrypted(session):
     assert is_token(row.private_key_enc)
     assert key.private_key_hex not in row.private_key_enc
     raw = session.execute(sa.text("SELECT private_key_enc FROM user_signing_key")).scalar_one()
-    assert key.private_key_hex not in raw and decrypt_field(raw) == key.private_key_hex
+    assert (
+        key.private_key_hex not in raw
+        and decrypt_field(raw, context=f"user_key.{user.id}") == key.private_key_hex
+    )
 
     again = user_key(session=session, user=user)
     assert again.public_key_hex == key.public_key_hex
@@ -55,7 +58,8 @@ def test_a_stored_key_that_does_not_match_its_public_key_is_refused(session):
     user = _user(session)
     user_key(session=session, user=user)
     row = session.scalars(sa.select(UserSigningKey)).one()
-    row.private_key_enc = encrypt_field(SM2Key.generate().private_key_hex)  # swapped behind our back
+    # Swapped behind our back by someone holding the master key (a token with the right context).
+    row.private_key_enc = encrypt_field(SM2Key.generate().private_key_hex, context=f"user_key.{user.id}")
     session.flush()
     with pytest.raises(CryptoError, match="does not match"):
         user_key(session=session, user=user)
