@@ -35,12 +35,11 @@ def demo_passwords(*, session) -> int:
 def demo_totp(*, session) -> int:
     """演示账号动态口令 (demo TOTP secrets of admins and heads)"""
     from backend.accounts import totp
-    from backend.crypto import encrypt_field
 
     users = [u for u in session.scalars(sa.select(User).order_by(User.id)) if totp.is_required(u)]
     users = [u for u in users if not u.totp_secret_enc]
     for user in users:
-        user.totp_secret_enc = encrypt_field(DEMO_TOTP_SECRET)
+        totp.seal_secret(user, DEMO_TOTP_SECRET)
         user.totp_enabled = True
     session.flush()
     return len(users)

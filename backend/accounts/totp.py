@@ -39,8 +39,19 @@ def uses_totp(user: User) -> bool:
     return bool(user.totp_enabled and user.totp_secret_enc)
 
 
+def _context(user: User) -> str:
+    # Bound to the person's row: a secret copied onto another account does not decrypt.
+    if user.id is None:
+        raise ValueError("the account must be flushed before its TOTP secret is sealed")
+    return f"app_user.totp_secret_enc.{user.id}"
+
+
+def seal_secret(user: User, secret: str) -> None:
+    user.totp_secret_enc = encrypt_field(secret, context=_context(user))
+
+
 def secret_of(user: User) -> str | None:
-    return decrypt_field(user.totp_secret_enc) if user.totp_secret_enc else None
+    return decrypt_field(user.totp_secret_enc, context=_context(user)) if user.totp_secret_enc else None
 
 
 def start_enrollment(*, user: User) -> str:
@@ -51,7 +62,7 @@ def start_enrollment(*, user: User) -> str:
     secret = secret_of(user)
     if secret is None:
         secret = pyotp.random_base32()  # 160 bits
-        user.totp_secret_enc = encrypt_field(secret)
+        seal_secret(user, secret)
     return secret
 
 

@@ -36,10 +36,10 @@ SENSITIVE_COLUMNS: tuple[tuple[str, ...], ...] = (
     ("project", "id", "contact_phone"),
 )
 # Columns that hold SM4 tokens written by code (not EncryptedText), with the context the code
-# uses: a format string over the row's columns ("" = unbound, e.g. TOTP secrets for now).
+# uses: a format string over the row's columns ("" = unbound).
 TOKEN_COLUMNS: tuple[tuple[str, ...], ...] = (
     ("user_signing_key", "id", "private_key_enc", "user_key.{user_id}"),
-    ("app_user", "id", "totp_secret_enc", ""),
+    ("app_user", "id", "totp_secret_enc", "app_user.totp_secret_enc.{id}"),
 )
 
 

@@ -133,3 +133,17 @@ def test_check_code_allows_one_step_of_drift_only(web_session, person):
     assert totp.check_code(user=user, code=one.at(now - 30), secret=secret, now=now)
     assert totp.check_code(user=user, code=one.at(now), secret=secret, now=now)
     assert not totp.check_code(user=user, code=one.at(now - 30), secret=secret, now=now)  # older step
+
+
+def test_a_secret_copied_onto_another_account_does_not_decrypt(web, web_session, person):
+    """The stored secret is bound to its row (SM4-GCM associated data): an insider copying a
+    known secret onto another account in the database gains no second factor there."""
+    from backend.crypto import CryptoError
+
+    other_id = add_person(web, "totp_other", ["reviewer"])
+    mine, other = web_session.get(User, person), web_session.get(User, other_id)
+    totp.seal_secret(mine, "JBSWY3DPEHPK3PXP")
+    assert totp.secret_of(mine) == "JBSWY3DPEHPK3PXP"
+    other.totp_secret_enc = mine.totp_secret_enc
+    with pytest.raises(CryptoError):
+        totp.secret_of(other)

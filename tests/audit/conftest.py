@@ -9,8 +9,7 @@ import pytest
 from flask import g
 from flask.testing import FlaskClient
 
-from backend.accounts import sessions
-from backend.crypto import encrypt_field
+from backend.accounts import sessions, totp
 from backend.org.models import User
 from backend.workdays.service import seed_from_chinese_calendar
 from backend.workflow.deploy import deploy_files
@@ -49,10 +48,11 @@ def people(session):
         user = User(
             username=username, display_name=username, roles=roles, active=True, must_change_password=False
         )
-        if set(roles) & {"auditadmin", "sysadmin"}:
-            user.totp_enabled = True
-            user.totp_secret_enc = encrypt_field(pyotp.random_base32())
         session.add(user)
+        if set(roles) & {"auditadmin", "sysadmin"}:
+            session.flush()
+            user.totp_enabled = True
+            totp.seal_secret(user, pyotp.random_base32())
         made[username] = user
     session.commit()
     return made

@@ -14,9 +14,8 @@ from flask import g
 from flask.testing import FlaskClient
 from flask_babel import refresh
 
-from backend.accounts import sessions
+from backend.accounts import sessions, totp
 from backend.authz.permissions import ADMIN_ROLES, BUSINESS_ROLES
-from backend.crypto import encrypt_field
 from backend.org.models import Department, Region, Unit, User
 from backend.projects.models import Project
 from backend.workdays.service import seed_from_chinese_calendar
@@ -80,10 +79,11 @@ def _person(session, username, roles, *, region="330000", department=None, unit=
         active=True,
         must_change_password=False,
     )
-    if set(roles) & {*ADMIN_ROLES, "head"}:  # their second factor is set up
-        user.totp_enabled = True
-        user.totp_secret_enc = encrypt_field(pyotp.random_base32())
     session.add(user)
+    if set(roles) & {*ADMIN_ROLES, "head"}:  # their second factor is set up
+        session.flush()
+        user.totp_enabled = True
+        totp.seal_secret(user, pyotp.random_base32())
     return user
 
 

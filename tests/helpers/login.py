@@ -18,7 +18,7 @@ import pyotp
 import sqlalchemy as sa
 from flask import current_app, has_app_context
 
-from backend.crypto import decrypt_field
+from backend.accounts import totp
 from backend.extensions import db
 from backend.org.models import User
 
@@ -42,7 +42,7 @@ def _fresh_secret(app, username: str) -> str:
         user = session.scalar(sa.select(User).where(User.username == username))
         assert user is not None and user.totp_secret_enc, f"{username} has no TOTP secret"
         user.totp_last_step = None
-        secret = decrypt_field(user.totp_secret_enc)
+        secret = totp.secret_of(user)
         session.commit()
     return secret
 
