@@ -47,6 +47,8 @@ class Config:
     # stored private keys (32 hex); empty: a development key file in the instance folder.
     SM4_MASTER_KEY = os.environ.get("SM4_MASTER_KEY", "")
     SM4_OLD_MASTER_KEYS = os.environ.get("SM4_OLD_MASTER_KEYS", "")  # comma-separated, decrypt only
+    # Process variables stored SM4-encrypted and shown masked besides forms' x-mask fields (name: kind).
+    SENSITIVE_VARIABLES = {"contact_phone": "phone", "id_card": "id_card", "bank_account": "bank_account"}
     PLATFORM_SM2_KEY = os.environ.get("PLATFORM_SM2_KEY", "")  # 64 hex; empty: generated, kept encrypted
     # Ledgers (backend/ledger) and the audit log (backend/audit), issue 7: Merkle hash of new
     # ledgers (sm3 | sha256), signed checkpoint every N seconds (0: only on demand), and the

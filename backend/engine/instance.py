@@ -162,8 +162,13 @@ class ProcessRun:
         return cls(workflow)
 
     @classmethod
-    def restore(cls, spec_json: str, state_json: str, *, environment, services: ServiceCaller) -> ProcessRun:
+    def restore(
+        cls, spec_json: str, state_json: str, *, environment, services: ServiceCaller, transform=None
+    ) -> ProcessRun:
+        """`transform`: applied to the stored state dict first (the host decrypts personal data)."""
         state = json.loads(state_json)
+        if transform is not None:
+            state = transform(state)
         spec_text, called = _split_bundle(spec_json)
         state["spec"] = json.loads(spec_text)
         state["subprocess_specs"] = LazySpecs(called)
@@ -175,9 +180,12 @@ class ProcessRun:
         """Attach this unit of work's sandbox and service caller to a kept live run."""
         self._wf.script_engine = _HostScriptEngine(environment, services)
 
-    def dump(self) -> str:
-        """State without the spec (stored once per definition version)."""
-        return dumps(SERIALIZER.to_dict(self._wf))
+    def dump(self, transform=None) -> str:
+        """State without the spec (stored once per definition version). `transform`: applied
+        to the state dict before it becomes text (the host encrypts personal data); it must
+        not mutate it, the dict shares the live workflow's data."""
+        state = SERIALIZER.to_dict(self._wf)
+        return dumps(transform(state) if transform is not None else state)
 
     # -- running --------------------------------------------------------------------
     def run(self) -> list[TaskFailure]:

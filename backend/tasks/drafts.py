@@ -6,7 +6,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.db import JSONType, UTCDateTime, utcnow
+from backend.crypto.variables import SensitiveJSON
+from backend.db import UTCDateTime, utcnow
 from backend.extensions import db
 
 
@@ -15,7 +16,7 @@ class TaskDraft(db.Model):
 
     task_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     user: Mapped[str] = mapped_column(sa.String(120), primary_key=True)
-    data: Mapped[dict] = mapped_column(JSONType, default=dict)
+    data: Mapped[dict] = mapped_column(SensitiveJSON, default=dict)  # personal data as SM4 tokens
     saved_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -44,9 +44,10 @@ class TaskNotOpen(TaskActionError):
 
 
 class NotCandidate(TaskActionError):
-    def __init__(self, task_id: str, group: str | None):
+    def __init__(self, task_id: str, group: str | None, label=None):
+        # `label`: the group in words (backend.org.groups); the data keeps the code.
         super().__init__(
-            _l("您不在该任务的候选组 (%(group)s) 中, 不能签收", group=group or _l("无")),
+            _l("您不在该任务的候选组 (%(group)s) 中, 不能签收", group=label or group or _l("无")),
             task_id=task_id,
             group=group,
         )

@@ -7,7 +7,8 @@ any cleanup of the projection, and it is append-only.
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.db import JSONType, UTCDateTime, utcnow
+from backend.crypto.variables import SensitiveJSON
+from backend.db import UTCDateTime, utcnow
 from backend.extensions import db
 
 ACTIONS = (
@@ -73,7 +74,11 @@ class TaskCopy(db.Model):
 class Notification(db.Model):
     __tablename__ = "notification"
     # The unread badge counts (user, read_at IS NULL); the unread list reads it newest first.
-    __table_args__ = (sa.Index("ix_notification_user_read", "user", "read_at", "created_at", "id"),)
+    # The notifications page reads (user) newest first, read or not, in keyset pages.
+    __table_args__ = (
+        sa.Index("ix_notification_user_read", "user", "read_at", "created_at", "id"),
+        sa.Index("ix_notification_user_created", "user", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
     user: Mapped[str] = mapped_column(sa.String(120))
@@ -111,5 +116,5 @@ class HeldDecision(db.Model):
 
     task_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     actor: Mapped[str] = mapped_column(sa.String(120))
-    data: Mapped[dict] = mapped_column(JSONType, default=dict)
+    data: Mapped[dict] = mapped_column(SensitiveJSON, default=dict)  # personal data as SM4 tokens
     at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)

@@ -18,6 +18,7 @@ from flask import current_app
 from sqlalchemy.orm.exc import StaleDataError
 
 from backend import jobs
+from backend.crypto import variables
 from backend.db import utcnow
 from backend.engine import ProcessRun, TaskFailure
 from backend.engine.sandbox import SandboxEnvironment
@@ -132,11 +133,13 @@ def load_run(ctx: HostContext, instance: ProcessInstance) -> ProcessRun:
     if run is not None:
         run.rebind(environment=ctx.environment, services=services)
         return run
+    state_json = instance.state_json
     return ProcessRun.restore(
         spec_json(ctx.session, instance.definition_id),
-        instance.state_json,
+        state_json,
         environment=ctx.environment,
         services=services,
+        transform=variables.reveal_state if variables.state_has_tokens(state_json) else None,
     )
 
 
@@ -194,7 +197,7 @@ def save(
     `closed`: the user tasks this action itself completed; `cause`: why tasks reopen (退回, 撤回)."""
     session = ctx.session
     snapshot = run.snapshot()
-    instance.state_json = run.dump()
+    instance.state_json = run.dump(lambda state: variables.protect_state(state, session=session))
     instance.updated_at = ctx.now
     opened = _sync_human_tasks(ctx, instance, run, snapshot, closed)
     _sync_timer(session, instance, run, snapshot)

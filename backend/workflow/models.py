@@ -8,6 +8,7 @@ as the state, so what the inbox shows never disagrees with what the engine will 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from backend.crypto.variables import SensitiveJSON
 from backend.db import JSONType, UTCDateTime, utcnow
 from backend.extensions import db
 
@@ -85,7 +86,8 @@ class HumanTask(db.Model):
         sa.Index(
             "ix_human_task_group_open", "state", "candidate_group", "assignee", "due_at", "created_at", "id"
         ),
-        sa.Index("ix_human_task_done_by", "completed_by", "due_at", "created_at", "id"),
+        # 已办 is newest completion first (tasks/service.py _done_rows).
+        sa.Index("ix_human_task_done_by", "completed_by", "completed_at", "id"),
         # Partial: an unclaimed task is no one's, and without the NULLs SQLite (which does not
         # know how many there are) cannot pick this index for the group tab's `assignee IS NULL`.
         sa.Index(
@@ -175,7 +177,7 @@ class Event(db.Model):
     task_id: Mapped[str | None] = mapped_column(sa.String(36))
     element_id: Mapped[str | None] = mapped_column(sa.String(120))
     actor: Mapped[str | None] = mapped_column(sa.String(120))
-    detail: Mapped[dict] = mapped_column(JSONType, default=dict)
+    detail: Mapped[dict] = mapped_column(SensitiveJSON, default=dict)  # personal data as SM4 tokens
 
 
 class Incident(db.Model):
