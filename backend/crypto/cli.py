@@ -26,22 +26,30 @@ def _rewrap() -> None:
     from backend.crypto.keys import rewrap_platform_key_file
     from backend.crypto.migrate import all_columns, rewrap_existing
     from backend.crypto.sm4 import current_keyring
+    from backend.crypto.variables import encrypt_existing_variables
     from backend.extensions import db
 
     failures: list = []
     written = rewrap_existing(db.session.connection(), columns=all_columns(), failures=failures)
+    # Process variables too: after a rotation, nothing may be left under the old key.
+    variables = encrypt_existing_variables(db.session.connection())
     key_file = rewrap_platform_key_file(current_app)
     record(
         "crypto.reencrypt",
         result="failure" if failures else "success",
         object_type="sm4_master_key",
         object_id=current_keyring().current_id,
-        detail={"written": written, "failed": len(failures), "platform_key_file": key_file},
+        detail={
+            "written": written,
+            "variable_rows": variables,
+            "failed": len(failures),
+            "platform_key_file": key_file,
+        },
         username="cli",
         session=db.session,
     )
     db.session.commit()
-    click.echo(f"{written} value(s) written")
+    click.echo(f"{written} value(s) written, {variables} row(s) of process variables")
     if key_file:
         click.echo("platform key file re-encrypted")
     for table, key, column, message in failures:
@@ -52,8 +60,8 @@ def _rewrap() -> None:
 
 @bp.cli.command("rewrap")
 def rewrap_cmd():
-    """Encrypt leftover plaintext, bind old (version 1) tokens to their column or row, and
-    re-encrypt older keys' tokens under SM4_MASTER_KEY (after a rotation: new key in
+    """Encrypt leftover plaintext (columns and process variables), bind old (version 1) tokens
+    to their column or row, and re-encrypt older keys' tokens under SM4_MASTER_KEY (after a rotation: new key in
     SM4_MASTER_KEY, the old one in SM4_OLD_MASTER_KEYS). Rows that do not decrypt are named
     and left as they are (exit status 1)."""
     _rewrap()

@@ -310,3 +310,20 @@ def test_cli_command_runs_the_data_step(app, session, org, deployed):
     assert PHONE not in _raw(
         session, "SELECT state_json FROM process_instance WHERE id = :id", id=instance.id
     )
+
+
+def test_crypto_rewrap_covers_process_variables_too(app, session, org, deployed, monkeypatch):
+    """One command after a key rotation: `crypto rewrap` leaves no variable plaintext behind."""
+    from backend.crypto import SM2Key
+
+    monkeypatch.setitem(app.config, "PLATFORM_SM2_KEY", SM2Key.generate().private_key_hex)
+    instance = _submit(session, org)
+    variables.decrypt_existing_variables(session.connection())
+    session.commit()
+    result = app.test_cli_runner().invoke(args=["crypto", "rewrap"])
+    assert result.exit_code == 0, result.output
+    assert "row(s) of process variables" in result.output
+    session.expire_all()
+    assert PHONE not in _raw(
+        session, "SELECT state_json FROM process_instance WHERE id = :id", id=instance.id
+    )
