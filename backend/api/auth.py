@@ -3,7 +3,6 @@ browser session. View layer: refusals are problem documents in the request's lan
 
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from flask import current_app, g, request
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -12,6 +11,7 @@ from sqlalchemy.exc import OperationalError
 from backend.api import keys
 from backend.api.models import ApiKey
 from backend.api.problems import problem
+from backend.authz.scope import Scope, business_key_in, instance_in, narrowed, project_in, task_in
 from backend.db import utcnow
 from backend.extensions import db
 from backend.org.models import Region, User
@@ -35,10 +35,14 @@ class Principal:
     scopes: frozenset[str] | None
     region_code: str | None
     _regions: set[str] | None = None
+    # The person's data scope (backend.authz.scope), narrowed by the key's region: what every
+    # read and write of the API is checked against (set by `authenticate`).
+    scope: Scope | None = None
 
     @property
     def regions(self) -> set[str] | None:
-        """Codes the caller may see (the key's region and every region under it); None: all."""
+        """The key's region and every region under it; None: no key region (the person's own
+        scope still applies, through `scope`)."""
         if self.region_code is None:
             return None
         if self._regions is None:
@@ -55,29 +59,40 @@ class Principal:
         return region is not None and region.parent_code is None
 
     def sees_region(self, code: str | None) -> bool:
+        """Within the key's region (a filter or a new application's region)."""
         regions = self.regions
         if regions is None:
             return True
         return code in regions if code is not None else self.whole_tree
 
     def sees_business_key(self, business_key: str | None) -> bool:
-        """Instances and tasks belong to the region of their project (business key = 项目代码)."""
-        if self.regions is None:
-            return True
-        region = (
-            db.session.scalar(sa.select(Project.region_code).where(Project.code == business_key))
-            if business_key
-            else None
-        )
-        return self.sees_region(region)
+        """Instances and tasks belong to their project (business key = 项目代码)."""
+        return business_key_in(self.scope, business_key, session=db.session)
 
     def require_region(self, code: str | None) -> None:
         if not self.sees_region(code):
             raise Refused(forbidden_region())
 
-    def require_business_key(self, business_key: str | None) -> None:
+    def require_business_key(self, business_key: str | None, *, what: str | None = None) -> None:
+        """Out of scope reads as not found (existence is not revealed); `what` names it."""
         if not self.sees_business_key(business_key):
-            raise Refused(forbidden_region())
+            raise Refused(not_found(what or _("业务键不存在: %(key)s", key=business_key)))
+
+    def require_project(self, project: Project, *, what: str) -> None:
+        if not project_in(self.scope, project):
+            raise Refused(not_found(what))
+
+    def require_instance(self, instance, *, what: str) -> None:
+        if not instance_in(self.scope, instance, session=db.session):
+            raise Refused(not_found(what))
+
+    def require_task(self, task, *, what: str) -> None:
+        if not task_in(self.scope, task, session=db.session):
+            raise Refused(not_found(what))
+
+
+def not_found(detail: str):
+    return problem(404, _("资源不存在"), detail)
 
 
 def forbidden_region():
@@ -146,16 +161,10 @@ def _apply_person(principal: Principal, scope: str) -> None:
     if needed is not None and not has_permission(principal.user, needed):
         raise Refused(problem(403, _("无权访问"), _("您没有执行此操作的权限")))
     person = scope_of(principal.user, session=db.session)
-    if person.all:
-        return
-    if principal.region_code is None:
-        # The session: the person's own region (and those under it); "" sees no region.
-        principal.region_code = principal.user.region_code or (
-            principal.user.department.region_code if principal.user.department else ""
-        )
-        principal._regions = set(person.regions)
+    if principal.region_code is None:  # the session, or a key of no region: the person's scope
+        principal.scope = person
     else:
-        principal._regions = set(principal.regions or ()) & set(person.regions)
+        principal.scope = narrowed(person, regions=principal.regions, whole_tree=principal.whole_tree)
 
 
 def _record_use(key: ApiKey, now) -> None:

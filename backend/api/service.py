@@ -1,8 +1,8 @@
 """Read queries of the REST API: pages in a stable keyset order, filtered by the same fields
-as the UI and narrowed to the caller's regions. Keyword-only functions over a session.
+as the UI and narrowed to the caller's data scope. Keyword-only functions over a session.
 
-`regions`: the 行政区划 codes the caller may see, or None for all; `whole_tree`: whether data
-tied to no project (an instance whose business key is no 项目代码) is visible too.
+`scope`: the caller's data scope (backend.authz.scope, an API key's region already applied),
+the same rule as the pages; `regions`: a filter asked for (行政区划 codes), or None.
 """
 
 from dataclasses import dataclass
@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from backend.authz import has_permission
+from backend.authz.scope import Scope, instance_clause, project_clause
 from backend.contracts.models import Contract, Payment
 from backend.org.models import User
 from backend.projects.models import Project
@@ -58,15 +59,6 @@ def definitions(*, session, key: str | None, after: tuple | None, limit: int) ->
 # --- instances -------------------------------------------------------------------------------
 
 
-def _project_region_in(business_key_column, regions: set[str], whole_tree: bool):
-    in_region = sa.exists().where(
-        Project.code == business_key_column, Project.region_code.in_(sorted(regions))
-    )
-    if not whole_tree:
-        return in_region
-    return sa.or_(in_region, ~sa.exists().where(Project.code == business_key_column))
-
-
 def visible_instances(user: User):
     """The instances a person may read: all for operators, else those they started or have
     (had) a task in, as assignee, completer or candidate."""
@@ -90,8 +82,7 @@ def instances(
     *,
     session,
     user: User,
-    regions: set[str] | None,
-    whole_tree: bool,
+    scope: Scope,
     process_key: str | None = None,
     state: str | None = None,
     business_key: str | None = None,
@@ -103,8 +94,7 @@ def instances(
     """Newest first (id descending)."""
     query = sa.select(ProcessInstance).options(selectinload(ProcessInstance.definition))
     query = query.where(visible_instances(user))
-    if regions is not None:
-        query = query.where(_project_region_in(ProcessInstance.business_key, regions, whole_tree))
+    query = query.where(instance_clause(scope))
     if process_key:
         query = query.where(ProcessInstance.process_key == process_key)
     if state:
@@ -141,13 +131,15 @@ def open_tasks(*, session, instance_id: int) -> list[HumanTask]:
 # --- projects, contracts, payments, tickets (ascending id) -----------------------------------
 
 
-def _in_regions(query, regions: set[str] | None):
+def _in_regions(query, scope: Scope, regions: set[str] | None):
+    query = query.where(project_clause(scope))
     return query if regions is None else query.where(Project.region_code.in_(sorted(regions)))
 
 
 def projects(
     *,
     session,
+    scope: Scope,
     regions: set[str] | None,
     status: str | None = None,
     text: str | None = None,
@@ -155,7 +147,7 @@ def projects(
     limit: int,
 ) -> Rows:
     query = sa.select(Project).options(selectinload(Project.owner_unit))
-    query = _in_regions(query, regions)
+    query = _in_regions(query, scope, regions)
     if status:
         query = query.where(Project.status == status)
     if text:
@@ -173,6 +165,7 @@ def project_by_code(*, session, code: str) -> Project | None:
 def contracts(
     *,
     session,
+    scope: Scope,
     regions: set[str] | None,
     project_code: str | None = None,
     after_id: int | None = None,
@@ -183,7 +176,7 @@ def contracts(
         .join(Project, Project.id == Contract.project_id)
         .options(selectinload(Contract.milestones), selectinload(Contract.project))
     )
-    query = _in_regions(query, regions)
+    query = _in_regions(query, scope, regions)
     if project_code:
         query = query.where(Project.code == project_code)
     if after_id is not None:
@@ -194,6 +187,7 @@ def contracts(
 def payments(
     *,
     session,
+    scope: Scope,
     regions: set[str] | None,
     project_code: str | None = None,
     contract_number: str | None = None,
@@ -210,7 +204,7 @@ def payments(
             selectinload(Payment.milestone),
         )
     )
-    query = _in_regions(query, regions)
+    query = _in_regions(query, scope, regions)
     if project_code:
         query = query.where(Project.code == project_code)
     if contract_number:
@@ -225,6 +219,7 @@ def payments(
 def tickets(
     *,
     session,
+    scope: Scope,
     regions: set[str] | None,
     project_code: str | None = None,
     status: str | None = None,
@@ -236,7 +231,7 @@ def tickets(
     query = (
         sa.select(Ticket).join(Project, Project.id == Ticket.project_id).options(selectinload(Ticket.project))
     )
-    query = _in_regions(query, regions)
+    query = _in_regions(query, scope, regions)
     if project_code:
         query = query.where(Project.code == project_code)
     if status:

@@ -7,7 +7,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from backend.api import schemas
 from backend.api import service as queries
-from backend.api.auth import Principal, Refused
+from backend.api.auth import Principal, Refused, forbidden_region
 from backend.api.operations import MAX_ID, bad_cursor, decode_cursor, encode_cursor, operation
 from backend.api.problems import problem
 from backend.approvals import service as approvals
@@ -69,8 +69,8 @@ def _after(args: dict, types: tuple[type, ...]):
 
 
 def _regions(principal: Principal, requested: str | None) -> set[str] | None:
-    """The regions a list covers: the requested one (and those under it) if the caller may
-    see it, else all the caller may see."""
+    """The regions a list is filtered to: the requested one (and those under it) if within the
+    key's region, else None (the caller's scope alone bounds the list)."""
     if requested:
         principal.require_region(requested)
         try:
@@ -81,7 +81,7 @@ def _regions(principal: Principal, requested: str | None) -> set[str] | None:
                     400, _("查询参数无效"), errors={"region": [_("行政区划不存在: %(code)s", code=requested)]}
                 )
             ) from None
-    return principal.regions
+    return None
 
 
 # --- process definitions ---------------------------------------------------------------------
@@ -136,7 +136,9 @@ def start_instance(principal, *, args, body):
         instance = _submit_application(principal, variables)
     else:
         business_key = body.get("business_key")
-        principal.require_business_key(business_key)
+        if not principal.sees_business_key(business_key):
+            # A start is a write of the caller's choosing: refused, not hidden.
+            raise Refused(forbidden_region())
         instance = workflow.start_instance(
             session=db.session,
             process_key=key,
@@ -200,8 +202,7 @@ def list_instances(principal, *, args, body):
     rows = queries.instances(
         session=db.session,
         user=principal.user,
-        regions=principal.regions,
-        whole_tree=principal.whole_tree,
+        scope=principal.scope,
         process_key=args.get("process"),
         state=args.get("state"),
         business_key=args.get("business_key"),
@@ -227,7 +228,7 @@ def get_instance(principal, *, args, body, instance_id):
     instance = db.session.get(ProcessInstance, instance_id) if instance_id <= MAX_ID else None
     if instance is None:
         return problem(404, _("资源不存在"), _("流程实例不存在: %(id)s", id=instance_id))
-    principal.require_business_key(instance.business_key)
+    principal.require_instance(instance, what=_("流程实例不存在: %(id)s", id=instance_id))
     if not queries.may_read_instance(session=db.session, user=principal.user, instance=instance):
         return problem(403, _("无权访问"), _("您没有参与该流程实例"))
     payload = schemas.InstanceSchema().dump(instance)
@@ -264,6 +265,7 @@ def _task_with_due(task: HumanTask) -> dict:
     responses={200: schemas.TaskPage},
 )
 def list_tasks(principal, *, args, body):
+    # The inbox applies the person's scope; a key's region narrows every tab further.
     region = args.get("region")
     if region:
         principal.require_region(region)
@@ -298,7 +300,7 @@ def _task_or_problem(principal: Principal, task_id: str) -> HumanTask:
     task = db.session.get(HumanTask, task_id)
     if task is None:
         raise Refused(problem(404, _("资源不存在"), _("任务不存在: %(id)s", id=task_id)))
-    principal.require_business_key(task.business_key)
+    principal.require_task(task, what=_("任务不存在: %(id)s", id=task_id))
     return task
 
 
@@ -402,11 +404,14 @@ def complete_task(principal, *, args, body, task_id):
 )
 def correlate_message(principal, *, args, body):
     business_key = body.get("business_key")
-    if principal.regions is not None:
-        if business_key:
-            principal.require_business_key(business_key)
-        elif not principal.whole_tree:
-            return problem(403, _("无权访问"), _("限定行政区划的 API 密钥须指定业务键 (项目代码)"))
+    scope = principal.scope
+    if business_key:
+        principal.require_business_key(
+            business_key, what=_("没有等待该消息的流程实例: %(name)s", name=body["name"])
+        )
+    elif not scope.all and not (scope.whole_tree and scope.within_whole_tree):
+        # Without a business key the message may reach any instance: for the whole tree only.
+        return problem(403, _("无权访问"), _("限定行政区划的 API 密钥须指定业务键 (项目代码)"))
     try:
         result = workflow.correlate_message(
             session=db.session,
@@ -442,6 +447,7 @@ def list_projects(principal, *, args, body):
     after = _after(args, (int,))
     rows = queries.projects(
         session=db.session,
+        scope=principal.scope,
         regions=_regions(principal, args.get("region")),
         status=args.get("status"),
         text=args.get("q"),
@@ -464,7 +470,7 @@ def get_project(principal, *, args, body, code):
     project = queries.project_by_code(session=db.session, code=code)
     if project is None:
         return problem(404, _("资源不存在"), _("项目不存在: %(code)s", code=code))
-    principal.require_region(project.region_code)
+    principal.require_project(project, what=_("项目不存在: %(code)s", code=code))
     return _json(schemas.ProjectSchema().dump(project))
 
 
@@ -481,6 +487,7 @@ def list_contracts(principal, *, args, body):
     after = _after(args, (int,))
     rows = queries.contracts(
         session=db.session,
+        scope=principal.scope,
         regions=_regions(principal, args.get("region")),
         project_code=args.get("project"),
         after_id=after[0] if after else None,
@@ -502,6 +509,7 @@ def list_payments(principal, *, args, body):
     after = _after(args, (int,))
     rows = queries.payments(
         session=db.session,
+        scope=principal.scope,
         regions=_regions(principal, args.get("region")),
         project_code=args.get("project"),
         contract_number=args.get("contract"),
@@ -526,6 +534,7 @@ def list_tickets(principal, *, args, body):
     after = _after(args, (int,))
     rows = queries.tickets(
         session=db.session,
+        scope=principal.scope,
         regions=_regions(principal, args.get("region")),
         project_code=args.get("project"),
         status=args.get("status"),

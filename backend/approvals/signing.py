@@ -57,9 +57,13 @@ def is_head(user: User) -> bool:
     return bool(head_groups(user))
 
 
-def _in_queue(user: User):
-    """Open signatures of my departments: claimed by me, or unclaimed in my head group."""
+def _in_queue(user: User, session=None):
+    """Open signatures of my departments: claimed by me, or unclaimed in my head group, within
+    my data scope (a city head of a provincial department signs for their city)."""
+    from backend.authz.scope import scope_of, task_clause
+
     return sa.and_(
+        task_clause(scope_of(user, session=session)),
         HumanTask.state == "open",
         HumanTask.form == HEAD_SIGN_FORM,
         HumanTask.parent_task_id.is_(None),
@@ -72,7 +76,9 @@ def queue_count(*, session, user: User) -> int:
     """How many signatures wait for me (the 待签署 badge); 0 for someone who heads nothing."""
     if not is_head(user):
         return 0
-    return session.scalar(sa.select(sa.func.count()).select_from(HumanTask).where(_in_queue(user))) or 0
+    return (
+        session.scalar(sa.select(sa.func.count()).select_from(HumanTask).where(_in_queue(user, session))) or 0
+    )
 
 
 # --- the queue -------------------------------------------------------------------------------
@@ -114,7 +120,7 @@ def sign_queue(*, session, user: User, now: datetime | None = None) -> list[Sign
     found = list(
         session.scalars(
             sa.select(HumanTask)
-            .where(_in_queue(user))
+            .where(_in_queue(user, session))
             .order_by(
                 sa.case((HumanTask.due_at.is_(None), 1), else_=0),
                 HumanTask.due_at,

@@ -2,16 +2,31 @@
 my applications, and see a project's rounds, opinions and issued 批复. Thin: the rules are in
 approvals/service.py, projects/service.py and forms/."""
 
+import csv
+import io
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, has_request_context, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from backend.approvals import resubmission, service, signing
 from backend.approvals.models import ApprovalDocument
-from backend.authz import has_permission
-from backend.authz.scope import sees_project
+from backend.authz import has_permission, require_permission
+from backend.authz.scope import project_clause, scope_of, sees_project
 from backend.extensions import db
 from backend.files import access as file_access
 from backend.forms import store as form_store
@@ -108,20 +123,6 @@ def submit_application():
     return redirect(url_for("approvals.application", code=instance.business_key))
 
 
-def _mine():
-    me = current_user.username
-    started = sa.select(ProcessInstance.business_key).where(
-        ProcessInstance.started_by == me, ProcessInstance.process_key == service.PROCESS_KEY
-    )
-    return list(
-        db.session.scalars(
-            sa.select(Project)
-            .where(sa.or_(Project.created_by == me, Project.code.in_(started)))
-            .order_by(Project.created_at.desc(), Project.id.desc())
-        )
-    )
-
-
 def _open_steps(codes: list[str]) -> dict[str, list[str]]:
     steps: dict[str, list[str]] = {}
     if not codes:
@@ -138,10 +139,57 @@ def _open_steps(codes: list[str]) -> dict[str, list[str]]:
     return steps
 
 
+def _list_filters() -> dict[str, str]:
+    """The applications list's filters (page and exports alike): status and a text in the
+    project's name or code."""
+    status = request.args.get("status", "").strip()
+    text = request.args.get("q", "").strip()[:100]
+    return {
+        key: value
+        for key, value in (("status", status if status in STATUS_LABELS else ""), ("q", text))
+        if value
+    }
+
+
+def _listed(filters: dict[str, str], *, limit: int | None = None) -> list[Project]:
+    """The applications the person sees: an applicant's own (those they filed or started);
+    for everyone else the applications (no drafts) of their data scope (backend.authz.scope)."""
+    if "owner" in (current_user.roles or []):
+        me = current_user.username
+        started = sa.select(ProcessInstance.business_key).where(
+            ProcessInstance.started_by == me, ProcessInstance.process_key == service.PROCESS_KEY
+        )
+        query = sa.select(Project).where(sa.or_(Project.created_by == me, Project.code.in_(started)))
+    else:
+        query = sa.select(Project).where(
+            project_clause(scope_of(current_user, session=db.session)), Project.status != "draft"
+        )
+    if filters.get("status"):
+        query = query.where(Project.status == filters["status"])
+    if filters.get("q"):
+        like = "%" + filters["q"].replace("\\", "").replace("%", "").replace("_", "") + "%"
+        query = query.where(sa.or_(Project.name.like(like), Project.code.like(like)))
+    query = query.order_by(Project.created_at.desc(), Project.id.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    return list(db.session.scalars(query))
+
+
+def _documents_of(projects: list[Project]) -> dict[int, ApprovalDocument]:
+    ids = [p.id for p in projects]
+    if not ids:
+        return {}
+    return {
+        d.project_id: d
+        for d in db.session.scalars(sa.select(ApprovalDocument).where(ApprovalDocument.project_id.in_(ids)))
+    }
+
+
 @bp.get("/applications")
 @login_required
 def applications():
-    projects = _mine()
+    filters = _list_filters()
+    projects = _listed(filters)
     ids = [p.id for p in projects]
     documents = (
         {
@@ -160,7 +208,104 @@ def applications():
         documents=documents,
         status_labels=STATUS_LABELS,
         may_apply="owner" in (current_user.roles or []),
+        filters=filters,
+        may_export=has_permission(current_user, "export.data"),
     )
+
+
+# --- exports (导出业务数据) -------------------------------------------------------------------
+
+EXPORT_LIMIT = 10_000
+
+
+def _export_headers() -> list[str]:
+    return [
+        _("项目代码"),
+        _("项目名称"),
+        _("建设单位"),
+        _("行政区划"),
+        _("总投资 (元)"),
+        _("状态"),
+        _("联系人"),
+        _("联系电话"),
+        _("申报时间"),
+        _("批复文号"),
+    ]
+
+
+def _safe(value):
+    """Spreadsheet formula injection: text starting with = + - @ is kept as text."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _export_rows(projects: list[Project]) -> list[list]:
+    from backend.crypto.fields import mask
+    from backend.tasks.views import shanghai_time
+
+    documents = _documents_of(projects)
+    rows = []
+    for p in projects:
+        document = documents.get(p.id)
+        rows.append(
+            [
+                _safe(value)
+                for value in (
+                    p.code,
+                    p.name,
+                    p.owner_unit.name if p.owner_unit else "",
+                    p.region.name if p.region else p.region_code,
+                    f"{p.total_investment:.2f}" if p.total_investment is not None else "",
+                    str(STATUS_LABELS.get(p.status, p.status)),
+                    p.contact_name or "",
+                    mask(p.contact_phone, "phone") if p.contact_phone else "",  # masked in exports
+                    shanghai_time(p.created_at),
+                    document.number if document else "",
+                )
+            ]
+        )
+    return rows
+
+
+def _export(fmt: str):
+    """The applications list the person sees, with the page's filters, audited."""
+    from backend.audit import record
+
+    filters = _list_filters()
+    projects = _listed(filters, limit=EXPORT_LIMIT)
+    rows = _export_rows(projects)
+    record(
+        "data.export",
+        object_type="project",
+        detail={"what": "applications", "format": fmt, "rows": len(rows), "filters": filters},
+    )
+    db.session.commit()
+    name = f"applications-{datetime.now(ZoneInfo('Asia/Shanghai')):%Y%m%d-%H%M%S}.{fmt}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if fmt == "csv":
+        out = io.StringIO()
+        out.write("\ufeff")  # Excel opens UTF-8 Chinese only with the BOM
+        writer = csv.writer(out)
+        writer.writerow(_export_headers())
+        writer.writerows(rows)
+        return Response(out.getvalue().encode("utf-8"), mimetype="text/csv", headers=headers)
+    from backend.audit import xlsx
+
+    data = xlsx.workbook(_export_headers(), rows, sheet_name="applications")
+    return Response(data, mimetype=xlsx.MIMETYPE, headers=headers)
+
+
+@bp.get("/applications/export.csv")
+@require_permission("export.data")
+def export_applications_csv():
+    return _export("csv")
+
+
+@bp.get("/applications/export.xlsx")
+@require_permission("export.data")
+def export_applications_xlsx():
+    return _export("xlsx")
 
 
 def _may_see(project: Project) -> bool:
@@ -178,7 +323,8 @@ def application(code):
     if project is None:
         abort(404)
     if not _may_see(project):
-        abort(403)
+        # Out of the data scope reads as not found (existence is not revealed).
+        abort(403 if sees_project(current_user, project) else 404)
     documents = list(
         db.session.scalars(
             sa.select(ProjectDocument)

@@ -68,7 +68,9 @@ DEFAULT_GRANTS: dict[str, frozenset[str]] = {
     "supervisor": frozenset({"project.read", "task.work", "process.start"}),
     "designer": frozenset({"process.deploy"}),
     # Operators own the integration keys: they may start instances and correlate messages.
-    "operator": frozenset({"cockpit.read", "cockpit.operate", "project.read", "process.start"}),
+    # Platform operations watches and repairs every instance, whatever its region: scope.all
+    # (an API key's region still narrows what a key sees).
+    "operator": frozenset({"cockpit.read", "cockpit.operate", "project.read", "process.start", "scope.all"}),
     "sysadmin": frozenset({"accounts.manage", "config.manage"}),
     "secadmin": frozenset({"roles.manage"}),
     "auditadmin": frozenset({"audit.read", "audit.export", "evidence.read"}),

@@ -86,8 +86,8 @@ def instance(instance_id: int):
     view = service.instance_view(session=db.session, instance_id=instance_id)
     if view is None:
         abort(404)
-    if not sees_instance(current_user, view.instance):
-        return forbidden()
+    if not sees_instance(current_user, view.instance):  # out of scope: as if it did not exist
+        abort(404)
     diagram = {"xml": view.instance.definition.source_xml, "highlights": view.highlights}
     history = service.history(
         session=db.session, instance_id=instance_id, before=_int(request.args.get("history_before"))

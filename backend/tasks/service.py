@@ -11,6 +11,7 @@ from itertools import accumulate
 import sqlalchemy as sa
 
 from backend.db import utcnow
+from backend.org.groups import group_name
 from backend.org.models import User
 from backend.org.service import descendant_codes, get_user, users_in_group
 from backend.projects.models import Project
@@ -36,6 +37,7 @@ from backend.tasks.mail import queue_mail
 from backend.tasks.models import Delegation, HeldDecision, Notification, TaskAction, TaskCopy
 from backend.workdays.service import WorkCalendar, get_calendar, local_date
 from backend.workflow.errors import TaskNotFound
+from backend.workflow.host import lock_instance
 from backend.workflow.models import HumanTask, ProcessInstance
 from backend.workflow.service import refuse_if_suspended
 
@@ -259,6 +261,57 @@ def _page_rows(session, query, *, cursor, dated_range: list, undated: bool, want
     return rows
 
 
+# 已办 is read newest completion first: (completed_at desc nulls last, id desc), its own cursor.
+
+
+def encode_done_cursor(task: HumanTask) -> str:
+    key = ["done", task.completed_at.isoformat() if task.completed_at else None, task.id]
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+
+def _decode_done_cursor(cursor: str) -> tuple[datetime | None, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        mark, completed, task_id = json.loads(raw)
+        if mark != "done":
+            raise ValueError("not a 已办 cursor")
+        completed = datetime.fromisoformat(completed) if completed else None
+        if completed is not None and completed.tzinfo is None:
+            raise ValueError("naive time in cursor")
+        return completed, str(task_id)
+    except (ValueError, TypeError) as exc:
+        raise TaskActionError("分页参数无效, 请从第一页重新浏览", cursor=cursor) from exc
+
+
+def _done_rows(session, query, *, cursor, due_range: tuple[list, bool], wanted: int) -> list[HumanTask]:
+    """Up to `wanted` done tasks after the cursor, newest completion first, the id breaking
+    ties (a countersign's tasks may share a completion time); rows without a completion
+    time (every writer sets both columns; only old rows could lack it) last. Each part is a
+    range scan of ix_human_task_done_by."""
+    dated_range, undated = due_range
+    if dated_range:  # the due-state filter is a plain condition here, not the order
+        in_range = sa.and_(*dated_range)
+        query = query.where(sa.or_(HumanTask.due_at.is_(None), in_range) if undated else in_range)
+    completed, task_id = _decode_done_cursor(cursor) if cursor else (None, None)
+    rows: list[HumanTask] = []
+    if cursor is None or completed is not None:
+        dated = query.where(HumanTask.completed_at.is_not(None))
+        if cursor:
+            bound = (
+                sa.literal(completed, HumanTask.completed_at.type),
+                sa.literal(task_id, HumanTask.id.type),
+            )
+            dated = dated.where(sa.tuple_(HumanTask.completed_at, HumanTask.id) < sa.tuple_(*bound))
+        order = (HumanTask.completed_at.desc(), HumanTask.id.desc())
+        rows = list(session.scalars(dated.order_by(*order).limit(wanted)))
+    if len(rows) < wanted:
+        rest = query.where(HumanTask.completed_at.is_(None))
+        if cursor and completed is None:
+            rest = rest.where(HumanTask.id < task_id)
+        rows += session.scalars(rest.order_by(HumanTask.id.desc()).limit(wanted - len(rows)))
+    return rows
+
+
 def inbox(
     *,
     session,
@@ -269,7 +322,8 @@ def inbox(
     limit: int = PAGE_SIZE,
     now: datetime | None = None,
 ) -> Page:
-    """One page of a tab, soonest due first (tasks without a due time last)."""
+    """One page of a tab, soonest due first (tasks without a due time last); 已办 newest
+    completion first."""
     if tab not in _TAB_CONDITIONS:
         raise ValueError(f"unknown tab {tab!r}; one of {TABS}")
     now = now or utcnow()
@@ -282,9 +336,12 @@ def inbox(
     if scope is not None:
         condition = sa.and_(condition, scope)
     query = _filtered(session, sa.select(HumanTask).where(condition), filters)
-    tasks = _page_rows(
-        session, query, cursor=cursor, dated_range=dated_range, undated=undated, wanted=limit + 1
-    )
+    if tab == "done":
+        tasks = _done_rows(session, query, cursor=cursor, due_range=(dated_range, undated), wanted=limit + 1)
+    else:
+        tasks = _page_rows(
+            session, query, cursor=cursor, dated_range=dated_range, undated=undated, wanted=limit + 1
+        )
     more = len(tasks) > limit
     tasks = tasks[:limit]
     lefts = _days_left_all(calendar, [t.due_at for t in tasks], now)
@@ -292,7 +349,8 @@ def inbox(
         TaskRow(task=t, days_left=n, due_state=bounds.state(t.due_at))
         for t, n in zip(tasks, lefts, strict=True)
     ]
-    return Page(rows=rows, next_cursor=encode_cursor(tasks[-1]) if more else None)
+    encode = encode_done_cursor if tab == "done" else encode_cursor
+    return Page(rows=rows, next_cursor=encode(tasks[-1]) if more else None)
 
 
 def my_tasks(*, session, user: User, **options) -> Page:
@@ -418,6 +476,81 @@ def mark_read(*, session, user: User, notification_ids: list[int], now: datetime
     return result.rowcount
 
 
+@dataclass(frozen=True)
+class NotificationPage:
+    rows: list[Notification]
+    next_cursor: str | None
+    unread: int  # of everything the person may see, not only this page
+
+
+def _visible_notifications(session, user: User):
+    """My notifications the data scope lets me see: of instances out of my scope, only those
+    about tasks I may still see (on my desk, offered to my unit by name) or copied to me. The
+    list, the badge and 全部已读 use this one rule, so the unread count is what the pages can
+    show."""
+    from backend.authz.scope import instance_clause, scope_of, task_clause
+
+    mine = Notification.user == user.username
+    scope = scope_of(user, session=session)
+    if scope.all:
+        return mine
+    return sa.and_(
+        mine,
+        sa.or_(
+            Notification.instance_id.is_(None),
+            Notification.instance_id.in_(sa.select(ProcessInstance.id).where(instance_clause(scope))),
+            Notification.task_id.in_(sa.select(HumanTask.id).where(task_clause(scope))),
+            Notification.task_id.in_(sa.select(TaskCopy.task_id).where(TaskCopy.to_user == user.username)),
+        ),
+    )
+
+
+def unread_count(*, session, user: User) -> int:
+    return session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Notification)
+        .where(_visible_notifications(session, user), Notification.read_at.is_(None))
+    )
+
+
+def notification_page(*, session, user: User, cursor: str | None = None, limit: int = PAGE_SIZE):
+    """One page of my notifications, newest first ((created_at, id) descending: the id
+    breaks ties of one moment), with the position after it and the unread count."""
+    query = sa.select(Notification).where(_visible_notifications(session, user))
+    if cursor:
+        try:
+            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+            created, note_id = json.loads(raw)
+            created, note_id = datetime.fromisoformat(created), int(note_id)
+            if created.tzinfo is None:
+                raise ValueError("naive time in cursor")
+        except (ValueError, TypeError) as exc:
+            raise TaskActionError("分页参数无效, 请从第一页重新浏览", cursor=cursor) from exc
+        bound = (sa.literal(created, Notification.created_at.type), sa.literal(note_id, Notification.id.type))
+        query = query.where(sa.tuple_(Notification.created_at, Notification.id) < sa.tuple_(*bound))
+    order = (Notification.created_at.desc(), Notification.id.desc())
+    rows = list(session.scalars(query.order_by(*order).limit(limit + 1)))
+    more, rows = len(rows) > limit, rows[:limit]
+    next_cursor = None
+    if more:
+        key = json.dumps([rows[-1].created_at.isoformat(), rows[-1].id]).encode()
+        next_cursor = base64.urlsafe_b64encode(key).decode().rstrip("=")
+    return NotificationPage(
+        rows=rows, next_cursor=next_cursor, unread=unread_count(session=session, user=user)
+    )
+
+
+def mark_all_read(*, session, user: User, now: datetime | None = None) -> int:
+    """全部标为已读: every unread notification I may see; returns how many changed."""
+    result = session.execute(
+        sa.update(Notification)
+        .where(_visible_notifications(session, user), Notification.read_at.is_(None))
+        .values(read_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
 # --- operations ------------------------------------------------------------------------------
 
 
@@ -432,11 +565,15 @@ def _task(session, task_id: str, *, refresh: bool = False) -> HumanTask:
 
 
 def _open_task(session, task_id: str) -> HumanTask:
-    """The open task every inbox operation starts from; refused while its instance is 挂起."""
-    task = _task(session, task_id)
+    """The open task every inbox operation starts from; refused while its instance is 挂起.
+    Takes the instance's row lock first, as complete_task does, then re-reads both: a
+    suspend committed meanwhile is seen, and one coming later waits for this unit of work
+    (an unlocked read would let 挂起 commit between the check and the write)."""
+    instance = lock_instance(session, _task(session, task_id).instance_id)
+    task = _task(session, task_id, refresh=True)
     if task.state != "open":
         raise TaskNotOpen(task_id, task.state)
-    refuse_if_suspended(session.get(ProcessInstance, task.instance_id))
+    refuse_if_suspended(instance)
     return task
 
 
@@ -511,7 +648,12 @@ def claim(*, session, user: User, task_id: str, now: datetime | None = None) -> 
     """签收: take an unclaimed task of one of my groups. Of two concurrent claims one wins."""
     task = _open_task(session, task_id)
     if task.candidate_group not in user.groups:
-        raise NotCandidate(task_id, task.candidate_group)
+        name = group_name(session=session, code=task.candidate_group)
+        raise NotCandidate(task_id, task.candidate_group, name.label() if name else None)
+    from backend.authz.scope import sees_task
+
+    if not sees_task(user, task, session=session):  # out of the data scope: as if it did not exist
+        raise TaskNotFound(task_id)
     result = session.execute(
         sa.update(HumanTask)
         .where(HumanTask.id == task_id, HumanTask.assignee.is_(None), HumanTask.state == "open")
@@ -653,11 +795,15 @@ def cc(
 
 
 def _involved(session, user: User, task: HumanTask) -> bool:
-    """Started the instance, acted on or was given one of its tasks, or got a copy; or heads
-    the department of the task's candidate group."""
+    """Started the instance, acted on or was given one of its tasks, or got a copy (whatever
+    the data scope: what was given or sent to a person stays readable to them); or heads the
+    department of the task's candidate group, within their data scope."""
+    from backend.authz.scope import sees_task
+
     name = user.username
     department, dot, _role = (task.candidate_group or "").partition(".")
-    if dot and department != "unit" and f"{department}.head" in user.groups:
+    head = dot and department != "unit" and f"{department}.head" in user.groups
+    if head and sees_task(user, task, session=session):
         return True
     checks = [
         sa.select(ProcessInstance.id).where(

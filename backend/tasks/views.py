@@ -22,7 +22,7 @@ from flask_login import current_user, login_required
 
 from backend.approvals import resubmission
 from backend.authz import require_permission
-from backend.authz.scope import instance_clause, scope_of, sees_task
+from backend.authz.scope import sees_task
 from backend.db import utcnow
 from backend.extensions import db
 from backend.files import access as file_access
@@ -36,7 +36,7 @@ from backend.forms.validate import validate
 from backend.projects.models import Project, ProjectDocument
 from backend.tasks import add_sign, drafts, service
 from backend.tasks.errors import TaskActionError, TaskNotOpen
-from backend.tasks.models import Delegation, Notification, TaskAction
+from backend.tasks.models import Delegation, TaskAction
 from backend.workdays.service import SHANGHAI
 from backend.workflow import service as workflow
 from backend.workflow.errors import TaskAlreadyHandled, WorkflowError
@@ -113,12 +113,8 @@ def unread_badge() -> dict:
     """`unread_notifications` (a count) for the base layout's badge."""
     if not has_request_context() or not current_user.is_authenticated:
         return {}
-    count = db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(Notification)
-        .where(Notification.user == current_user.username, Notification.read_at.is_(None))
-    )
-    return {"unread_notifications": count or 0}
+    # The notifications page's own rule: an unread one it cannot show is not counted.
+    return {"unread_notifications": service.unread_count(session=db.session, user=current_user) or 0}
 
 
 def _wants_json() -> bool:
@@ -194,7 +190,8 @@ def _may_view(task: HumanTask) -> bool:
         return True
     if task.candidate_group in current_user.groups and sees_task(current_user, task):  # data scope
         return True
-    # Participants of the instance, people it was copied to, heads of the department.
+    # Participants of the instance and people it was copied to, whatever the data scope (what
+    # was given or sent to them); heads of the department within their scope.
     return service._involved(db.session, current_user, task)
 
 
@@ -422,7 +419,8 @@ def _render_task(task: HumanTask, *, values=None, errors=None, status: int = 200
 def task_page(task_id):
     task = _task_or_404(task_id)
     if not _may_view(task):
-        abort(403)
+        # Out of the data scope reads as not found (existence is not revealed).
+        abort(403 if sees_task(current_user, task) else 404)
     return _render_task(task)
 
 
@@ -684,26 +682,29 @@ def remove_signer(task_id, signer_task_id):
 @bp.get("/notifications")
 @login_required
 def notifications():
-    """Newest first; the unread ones are marked read by opening the page (and still shown as new)."""
-    query = sa.select(Notification).where(Notification.user == current_user.username)
-    scope = scope_of(current_user)
-    if not scope.all:  # data scope: of instances out of the person's regions, only their own tasks
-        query = query.where(
-            sa.or_(
-                Notification.instance_id.is_(None),
-                Notification.instance_id.in_(sa.select(ProcessInstance.id).where(instance_clause(scope))),
-                Notification.task_id.in_(
-                    sa.select(HumanTask.id).where(HumanTask.assignee == current_user.username)
-                ),
-            )
+    """Newest first, 20 a page; the unread ones of the page are marked read by opening it
+    (and still shown as new). The count of unread ones left covers every page."""
+    try:
+        page = service.notification_page(
+            session=db.session, user=current_user, cursor=request.args.get("cursor") or None
         )
-    rows = list(
-        db.session.scalars(query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(100))
-    )
-    unread = {n.id for n in rows if n.read_at is None}
+    except TaskActionError as exc:  # a cursor that is not ours
+        flash(str(exc), "warning")
+        return redirect(url_for("tasks.notifications"))
+    unread = {n.id for n in page.rows if n.read_at is None}
+    left = page.unread
     if unread:
-        service.mark_read(
+        left -= service.mark_read(
             session=db.session, user=current_user, notification_ids=sorted(unread), now=utcnow()
         )
         db.session.commit()
-    return render_template("tasks/notifications.html", rows=rows, unread=unread)
+    return render_template("tasks/notifications.html", page=page, rows=page.rows, unread=unread, left=left)
+
+
+@bp.post("/notifications/read")
+@login_required
+def notifications_read():
+    """全部标为已读: every unread notification, on whatever page it is."""
+    service.mark_all_read(session=db.session, user=current_user, now=utcnow())
+    db.session.commit()
+    return redirect(url_for("tasks.notifications"))

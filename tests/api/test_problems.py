@@ -136,7 +136,11 @@ def test_csrf_refusal_of_a_session_write_is_a_problem(strict_app):
     assert body["title"] == "CSRF 令牌无效"
     # With the session's token in the header the write goes through (404: nobody waits for x).
     token = _token_of(client.get("/", follow_redirects=True))
-    response = client.post("/api/v1/messages", json={"name": "x"}, headers={"X-CSRFToken": token})
+    response = client.post(
+        "/api/v1/messages",
+        json={"name": "x", "business_key": "2025-330106-48-01-99999X"},
+        headers={"X-CSRFToken": token},
+    )
     _problem(response, 404)
 
 

@@ -134,7 +134,8 @@ def test_detail_shows_opinions_and_the_issued_approval(app, session, org, people
     page = html(reviewer.get(f"/applications/{PROJECT_CODE}"))
     assert "材料齐全, 予以受理" in page and "符合产业政策" in page
     assert 'data-decision="accepted"' in page and 'id="approval-document"' not in page
-    assert signed_in(app, "outsider").get(f"/applications/{PROJECT_CODE}").status_code == 403
+    # Out of his data scope: as if it did not exist (issue 7).
+    assert signed_in(app, "outsider").get(f"/applications/{PROJECT_CODE}").status_code == 404
     assert reviewer.get("/applications/2025-330106-48-01-99999X").status_code == 404
 
     for department in ("cz", "zj", "zrzy", "sthj"):

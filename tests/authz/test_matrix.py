@@ -30,6 +30,7 @@ READERS = WORKERS | {"operator"}  # project.read
 EVIDENCE_READERS = frozenset({"owner", "window", "reviewer", "head", "finance", "inspector", "auditadmin"})
 EVIDENCE_DEPOSITORS = frozenset({"window", "head"})
 HEADS = frozenset({"head"})
+EXPORTERS = frozenset({"window", "reviewer", "head", "finance", "inspector"})  # export.data
 OWNERS = frozenset({"owner"})
 OPERATORS = frozenset({"operator"})
 DESIGNERS = frozenset({"designer"})
@@ -100,6 +101,7 @@ EXPECTED: dict[str, object] = {
     # --- business: inbox, tasks, applications, signing -------------------------------------------
     "GET /inbox": SIGNED_IN,  # one's own desk (empty for an admin)
     "GET /notifications": SIGNED_IN,
+    "POST /notifications/read": SIGNED_IN,  # one's own notifications only
     "GET /tasks/<task_id>": SIGNED_IN,  # then the task's own rule (404/403 per task)
     "POST /tasks/<task_id>": WORKERS,
     "POST /tasks/<task_id>/claim": WORKERS,
@@ -114,6 +116,8 @@ EXPECTED: dict[str, object] = {
     "POST /tasks/<task_id>/add-sign": WORKERS,
     "POST /tasks/<task_id>/signers/<signer_task_id>/remove": WORKERS,
     "GET /applications": SIGNED_IN,  # one's own applications
+    "GET /applications/export.csv": EXPORTERS,  # the list the person sees (data scope)
+    "GET /applications/export.xlsx": EXPORTERS,
     "GET /applications/<code>": SIGNED_IN,  # then the project's scope (tests/authz/test_scope.py)
     "GET /applications/new": OWNERS,
     "POST /applications/new": OWNERS,
