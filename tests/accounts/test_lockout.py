@@ -45,7 +45,9 @@ def test_five_failures_lock_the_account_whatever_the_password(web, client, perso
     right = post_login(client, "fgw_reviewer", PASSWORD, address="10.0.2.1")
     wrong = post_login(client, "fgw_reviewer", "Wrong#2026", address="10.0.2.2")
     assert right.status_code == wrong.status_code == 429
-    assert without_csrf_token(right.get_data(as_text=True)) == without_csrf_token(wrong.get_data(as_text=True))
+    assert without_csrf_token(right.get_data(as_text=True)) == without_csrf_token(
+        wrong.get_data(as_text=True)
+    )
     assert "15 分钟" in right.get_data(as_text=True)
     assert client.get("/inbox").status_code == 302
     # 15 minutes later the lock is over.
