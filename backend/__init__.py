@@ -60,6 +60,7 @@ def _register_domains(app: Flask) -> None:
         evidence,
         files,
         forms,
+        funds,
         health,
         i18n,
         jobs,
@@ -67,6 +68,7 @@ def _register_domains(app: Flask) -> None:
         metrics,
         org,
         projects,
+        schedule,
         security,
         serve,
         tasks,
@@ -101,6 +103,8 @@ def _register_domains(app: Flask) -> None:
     tasks.init_app(app)
     # Contracts before tickets: demo tickets are dispatched to a demo contract's contractor.
     contracts.init_app(app)
+    schedule.init_app(app)  # WBS, progress, baselines (after contracts: milestone links)
+    funds.init_app(app)
     tickets.init_app(app)
     # Operations: the cockpit over every process's instances.
     cockpit.init_app(app)

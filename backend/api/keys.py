@@ -28,6 +28,7 @@ SCOPES = (
     "projects:read",
     "contracts:read",
     "tickets:read",
+    "funds:write",
 )
 TOKEN_PREFIX = "bpm_"
 PREFIX_LENGTH = 12  # "bpm_" and 8 random characters: shown in lists, looked up by index

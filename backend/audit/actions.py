@@ -23,6 +23,7 @@ CATEGORIES = {
     "approval": _l("审批业务"),
     "operations": _l("流程运维"),
     "funds": _l("资金"),
+    "schedule": _l("进度管理"),
     "export": _l("导出"),
     "evidence": _l("存证与签章"),
     "audit": _l("审计自身"),
@@ -130,6 +131,17 @@ ACTIONS: dict[str, Action] = {
         "funds",
         {
             "payment.release": _l("拨付资金"),
+            "funds.allocation_import": _l("导入资金下达"),
+            "funds.monthly_report": _l("填报月度完成投资"),
+        },
+    ),
+    **_actions(
+        "schedule",
+        {
+            "wbs.change": _l("修改任务分解"),
+            "wbs.import": _l("导入任务分解"),
+            "wbs.progress": _l("填报任务进度"),
+            "wbs.baseline": _l("建立进度基线"),
         },
     ),
     **_actions(
@@ -171,8 +183,11 @@ OBJECT_TYPES = {
     "approval_document": _l("批复文件"),
     "approval_opinion": _l("审批意见"),
     "payment": _l("资金拨付"),
+    "fund_allocation": _l("资金下达"),
+    "investment_report": _l("月度完成投资"),
     "application": _l("申报"),
     "project": _l("项目"),
+    "wbs_item": _l("任务分解项"),
     "inbound_hook": _l("入站回调"),
     "webhook_subscription": _l("Webhook 订阅"),
     "api_key": _l("API 密钥"),

@@ -29,6 +29,12 @@ PERMISSIONS: dict[str, str] = {
     # evidence ledger (存证)
     "evidence.deposit": "存证文件",
     "evidence.read": "查看存证和下载证明",
+    # funds ledger (资金)
+    "funds.read": "查看项目资金",
+    "funds.report": "填报月度完成投资",
+    "funds.import": "导入资金下达 (财政系统对接)",
+    # schedule (进度与任务分解)
+    "schedule.edit": "编辑进度计划 (导入任务分解)",
 }
 
 # The three administrators (三员分立): never combined with each other or with a business role.
@@ -57,13 +63,15 @@ BUSINESS_ROLES = tuple(code for code in ROLE_NAMES if code not in ADMIN_ROLES)
 _WORKER = {"project.read", "task.work", "process.start"}
 
 DEFAULT_GRANTS: dict[str, frozenset[str]] = {
-    "owner": frozenset(_WORKER | {"project.apply", "evidence.read"}),
+    "owner": frozenset(
+        _WORKER | {"project.apply", "evidence.read", "funds.read", "funds.report", "schedule.edit"}
+    ),
     "window": frozenset(_WORKER | {"export.data", "evidence.deposit", "evidence.read"}),
     "reviewer": frozenset(_WORKER | {"export.data", "evidence.read"}),
-    "head": frozenset(_WORKER | {"export.data", "evidence.deposit", "evidence.read"}),
-    "finance": frozenset(_WORKER | {"export.data", "evidence.read"}),
+    "head": frozenset(_WORKER | {"export.data", "evidence.deposit", "evidence.read", "funds.read"}),
+    "finance": frozenset(_WORKER | {"export.data", "evidence.read", "funds.read", "funds.import"}),
     "expert": frozenset({"project.read", "task.work"}),
-    "inspector": frozenset(_WORKER | {"export.data", "evidence.read"}),
+    "inspector": frozenset(_WORKER | {"export.data", "evidence.read", "funds.read"}),
     "contractor": frozenset({"project.read", "task.work", "process.start"}),
     "supervisor": frozenset({"project.read", "task.work", "process.start"}),
     "designer": frozenset({"process.deploy"}),
@@ -102,4 +110,5 @@ API_SCOPE_PERMISSIONS: dict[str, str | None] = {
     "projects:read": "project.read",
     "contracts:read": "project.read",
     "tickets:read": "project.read",
+    "funds:write": "funds.import",
 }

@@ -15,6 +15,7 @@ from schemathesis.specs.openapi.checks import (
 
 from backend.api import keys, views  # noqa: F401  (the operations are registered on import)
 from backend.api.operations import OPERATIONS
+from backend.funds import api as funds_api  # noqa: F401  (its operation too)
 
 from .conftest import bearer, issue, make_project
 

@@ -29,6 +29,8 @@ STARTERS = (WORKERS - {"expert"}) | {"operator"}  # process.start (operators: in
 READERS = WORKERS | {"operator"}  # project.read
 EVIDENCE_READERS = frozenset({"owner", "window", "reviewer", "head", "finance", "inspector", "auditadmin"})
 EVIDENCE_DEPOSITORS = frozenset({"window", "head"})
+FUNDS_READERS = frozenset({"owner", "head", "finance", "inspector"})  # funds.read
+FUNDS_IMPORTERS = frozenset({"finance"})  # funds.import (the finance system's key owner)
 HEADS = frozenset({"head"})
 EXPORTERS = frozenset({"window", "reviewer", "head", "finance", "inspector"})  # export.data
 OWNERS = frozenset({"owner"})
@@ -137,6 +139,13 @@ EXPECTED: dict[str, object] = {
     "GET /evidence/deposit": EVIDENCE_DEPOSITORS,
     "POST /evidence/deposit": EVIDENCE_DEPOSITORS,
     "POST /evidence/checkpoint": EVIDENCE_DEPOSITORS,
+    # --- funds ledger (资金) -----------------------------------------------------------------------
+    "GET /projects/<code>/funds": FUNDS_READERS,
+    "POST /projects/<code>/funds/reports": OWNERS,  # funds.report; then the owner unit only
+    # --- schedule (进度与任务分解) ------------------------------------------------------------------
+    "GET /projects/<code>/schedule": READERS,  # project.read; then the project's scope (404)
+    "GET /projects/<code>/schedule.xlsx": READERS,
+    "POST /projects/<code>/schedule/import": OWNERS,  # schedule.edit; then the owner unit only
     # --- operations (运维监控台) ------------------------------------------------------------------
     "GET /cockpit/instances": OPERATORS,
     "GET /cockpit/instances/<int:instance_id>": OPERATORS,
@@ -191,6 +200,7 @@ EXPECTED: dict[str, object] = {
     "GET /api/v1/contracts": READERS,
     "GET /api/v1/payments": READERS,
     "GET /api/v1/tickets": READERS,
+    "POST /api/v1/projects/<code>/allocations": FUNDS_IMPORTERS,
 }
 
 # Values for the path variables: nothing that exists (the access checks come first).

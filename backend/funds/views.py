@@ -1,0 +1,99 @@
+"""/projects/<code>/funds: the funds figures and history of one project, and the monthly
+report form for the owner unit's people. Thin: the rules are in service.py."""
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from backend.audit import record
+from backend.authz import has_permission, require_permission
+from backend.authz import scope as authz_scope
+from backend.db import utcnow
+from backend.extensions import db
+from backend.funds import service
+from backend.projects.models import Project
+from backend.workdays.service import local_date
+
+bp = Blueprint("funds", __name__, template_folder="templates")
+
+
+def _project_or_404(code: str) -> Project:
+    project = db.session.scalar(sa.select(Project).where(Project.code == code))
+    if project is None or not authz_scope.sees_project(current_user, project, session=db.session):
+        abort(404)
+    return project
+
+
+def _may_report(project: Project) -> bool:
+    return has_permission(current_user, "funds.report") and current_user.unit_id == project.owner_unit_id
+
+
+def _render(project: Project, *, errors=None, values=None, status: int = 200):
+    today = local_date(utcnow())
+    year = request.args.get("year", type=int) or today.year
+    return (
+        render_template(
+            "funds/project.html",
+            project=project,
+            figures=service.figures(session=db.session, project=project, year=year),
+            lines=service.budget_lines(session=db.session, project=project),
+            reports=service.report_history(session=db.session, project=project),
+            allocations=service.allocations(session=db.session, project=project),
+            may_report=_may_report(project),
+            errors=errors or {},
+            values=values or {"month": f"{today.year:04d}-{today.month:02d}"},
+            max_month=f"{today.year:04d}-{today.month:02d}",
+        ),
+        status,
+    )
+
+
+@bp.get("/projects/<code>/funds")
+@require_permission("funds.read")
+def project_funds(code: str):
+    return _render(_project_or_404(code))
+
+
+@bp.post("/projects/<code>/funds/reports")
+@require_permission("funds.report")
+def report(code: str):
+    project = _project_or_404(code)
+    if current_user.unit_id != project.owner_unit_id:
+        abort(403)
+    values = {
+        "month": (request.form.get("month") or "").strip(),
+        "amount": (request.form.get("amount") or "").strip(),
+        "note": (request.form.get("note") or "").strip(),
+    }
+    year_text, _sep, month_text = values["month"].partition("-")
+    if not (year_text.isdigit() and month_text.isdigit()):
+        return _render(project, errors={"month": _("请选择月份")}, values=values, status=400)
+    try:
+        row = service.report_month(
+            session=db.session,
+            project=project,
+            year=int(year_text),
+            month=int(month_text),
+            amount=values["amount"],
+            note=values["note"][:2000],
+            reported_by=current_user.username,
+        )
+    except service.FundsError as exc:
+        db.session.rollback()
+        errors = {field: _(message) for field, message in exc.errors.items()}
+        return _render(project, errors=errors, values=values, status=400)
+    record(
+        "funds.monthly_report",
+        object_type="investment_report",
+        object_id=row.id,
+        detail={
+            "project": project.code,
+            "month": f"{row.year}-{row.month:02d}",
+            "version": row.version,
+            "amount": str(row.amount),
+        },
+    )
+    db.session.commit()
+    flash(_("已保存月度完成投资"), "success")
+    return redirect(url_for("funds.project_funds", code=project.code))
