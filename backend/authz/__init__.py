@@ -116,6 +116,22 @@ def forbidden(message: str | None = None):
     return render_template("authz/forbidden.html", message=detail), 403
 
 
+def visible_project_or_404(code: str):
+    """The project with this code when the signed-in person's data scope includes it; else 404
+    (out of scope reads as "does not exist")."""
+    import sqlalchemy as sa
+    from flask import abort
+
+    from backend.authz.scope import sees_project
+    from backend.extensions import db
+    from backend.projects.models import Project
+
+    project = db.session.scalar(sa.select(Project).where(Project.code == code))
+    if project is None or not sees_project(current_user, project, session=db.session):
+        abort(404)
+    return project
+
+
 def _unauthenticated():
     from flask_babel import gettext as _
 

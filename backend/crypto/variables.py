@@ -222,16 +222,17 @@ def protect(value, *, keyring: Keyring | None = None, rotate: bool = False, _mem
     return _protect(value, ring, rotate, memo)
 
 
-def _protect(value, ring: Keyring, rotate: bool, memo: dict):
+def _copy_on_write(value, leaf):
+    """`value` with `leaf(key, text)` applied to the strings under dict keys, at any depth; the
+    containers on the way to a change are copied, everything else is shared (never mutated:
+    Spiff's serializer hands out live task data)."""
     if isinstance(value, dict):
         out = None
         for key, item in value.items():
             if isinstance(item, str):
-                if not item or not kind_of(key):
-                    continue
-                new = _encrypt(item, key, ring, rotate, memo)
+                new = leaf(key, item)
             elif isinstance(item, (dict, list)):
-                new = _protect(item, ring, rotate, memo)
+                new = _copy_on_write(item, leaf)
             else:
                 continue
             if new is not item:
@@ -243,13 +244,22 @@ def _protect(value, ring: Keyring, rotate: bool, memo: dict):
         out = None
         for i, item in enumerate(value):
             if isinstance(item, (dict, list)):
-                new = _protect(item, ring, rotate, memo)
+                new = _copy_on_write(item, leaf)
                 if new is not item:
                     if out is None:
                         out = list(value)
                     out[i] = new
         return value if out is None else out
     return value
+
+
+def _protect(value, ring: Keyring, rotate: bool, memo: dict):
+    def leaf(key, text: str) -> str:
+        if not text or not kind_of(key):
+            return text
+        return _encrypt(text, key, ring, rotate, memo)
+
+    return _copy_on_write(value, leaf)
 
 
 def context_of(key) -> str:
@@ -285,33 +295,10 @@ def reveal(value, *, keyring: Keyring | None = None, _memo=None):
 
 
 def _reveal(value, ring: Keyring, memo: dict):
-    if isinstance(value, dict):
-        out = None
-        for key, item in value.items():
-            if isinstance(item, str):
-                if not is_token(item):
-                    continue
-                new = _decrypt(item, key, ring, memo)
-            elif isinstance(item, (dict, list)):
-                new = _reveal(item, ring, memo)
-            else:
-                continue
-            if new is not item:
-                if out is None:
-                    out = dict(value)
-                out[key] = new
-        return value if out is None else out
-    if isinstance(value, list):
-        out = None
-        for i, item in enumerate(value):
-            if isinstance(item, (dict, list)):
-                new = _reveal(item, ring, memo)
-                if new is not item:
-                    if out is None:
-                        out = list(value)
-                    out[i] = new
-        return value if out is None else out
-    return value
+    def leaf(key, text: str) -> str:
+        return _decrypt(text, key, ring, memo) if is_token(text) else text
+
+    return _copy_on_write(value, leaf)
 
 
 def _decrypt(token: str, key, ring: Keyring, memo: dict) -> str:

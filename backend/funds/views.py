@@ -1,14 +1,12 @@
 """/projects/<code>/funds: the funds figures and history of one project, and the monthly
 report form for the owner unit's people. Thin: the rules are in service.py."""
 
-import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from backend.audit import record
-from backend.authz import has_permission, require_permission
-from backend.authz import scope as authz_scope
+from backend.authz import has_permission, require_permission, visible_project_or_404
 from backend.db import utcnow
 from backend.extensions import db
 from backend.funds import service
@@ -16,13 +14,6 @@ from backend.projects.models import Project
 from backend.workdays.service import local_date
 
 bp = Blueprint("funds", __name__, template_folder="templates")
-
-
-def _project_or_404(code: str) -> Project:
-    project = db.session.scalar(sa.select(Project).where(Project.code == code))
-    if project is None or not authz_scope.sees_project(current_user, project, session=db.session):
-        abort(404)
-    return project
 
 
 def _may_report(project: Project) -> bool:
@@ -52,13 +43,13 @@ def _render(project: Project, *, errors=None, values=None, status: int = 200):
 @bp.get("/projects/<code>/funds")
 @require_permission("funds.read")
 def project_funds(code: str):
-    return _render(_project_or_404(code))
+    return _render(visible_project_or_404(code))
 
 
 @bp.post("/projects/<code>/funds/reports")
 @require_permission("funds.report")
 def report(code: str):
-    project = _project_or_404(code)
+    project = visible_project_or_404(code)
     if current_user.unit_id != project.owner_unit_id:
         abort(403)
     values = {

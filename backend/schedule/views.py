@@ -6,8 +6,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from backend.authz import has_permission, require_permission
-from backend.authz import scope as authz_scope
+from backend.authz import has_permission, require_permission, visible_project_or_404
 from backend.db import utcnow
 from backend.extensions import db
 from backend.org.models import Unit
@@ -19,13 +18,6 @@ bp = Blueprint("schedule", __name__, template_folder="templates")
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_UPLOAD = 5 * 1024 * 1024
-
-
-def _project_or_404(code: str) -> Project:
-    project = db.session.scalar(sa.select(Project).where(Project.code == code))
-    if project is None or not authz_scope.sees_project(current_user, project, session=db.session):
-        abort(404)
-    return project
 
 
 def _may_edit(project: Project) -> bool:
@@ -60,13 +52,13 @@ def _render(project: Project, *, errors=None, status: int = 200):
 @bp.get("/projects/<code>/schedule")
 @require_permission("project.read")
 def project_schedule(code: str):
-    return _render(_project_or_404(code))
+    return _render(visible_project_or_404(code))
 
 
 @bp.get("/projects/<code>/schedule.xlsx")
 @require_permission("project.read")
 def export(code: str):
-    project = _project_or_404(code)
+    project = visible_project_or_404(code)
     data = xlsx.export_xlsx(session=db.session, project_id=project.id)
     return Response(
         data,
@@ -78,7 +70,7 @@ def export(code: str):
 @bp.post("/projects/<code>/schedule/import")
 @require_permission("schedule.edit")
 def import_breakdown(code: str):
-    project = _project_or_404(code)
+    project = visible_project_or_404(code)
     if current_user.unit_id != project.owner_unit_id:
         abort(403)
     upload = request.files.get("file")
