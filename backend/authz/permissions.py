@@ -35,6 +35,11 @@ PERMISSIONS: dict[str, str] = {
     "funds.import": "导入资金下达 (财政系统对接)",
     # schedule (进度与任务分解)
     "schedule.edit": "编辑进度计划 (导入任务分解)",
+    # site (现场)
+    "site.checkin": "现场打卡和填写施工日志",
+    "site.inspect": "现场抽查 (查看打卡和日志、要求实时打卡)",
+    # public progress page (项目进度查询)
+    "publication.manage": "管理项目公开页 (发布开关、公开照片、审核评论)",
 }
 
 # The three administrators (三员分立): never combined with each other or with a business role.
@@ -64,16 +69,27 @@ _WORKER = {"project.read", "task.work", "process.start"}
 
 DEFAULT_GRANTS: dict[str, frozenset[str]] = {
     "owner": frozenset(
-        _WORKER | {"project.apply", "evidence.read", "funds.read", "funds.report", "schedule.edit"}
+        _WORKER
+        | {
+            "project.apply",
+            "evidence.read",
+            "funds.read",
+            "funds.report",
+            "schedule.edit",
+            "site.checkin",
+            "publication.manage",
+        }
     ),
-    "window": frozenset(_WORKER | {"export.data", "evidence.deposit", "evidence.read"}),
+    "window": frozenset(_WORKER | {"export.data", "evidence.deposit", "evidence.read", "publication.manage"}),
     "reviewer": frozenset(_WORKER | {"export.data", "evidence.read"}),
-    "head": frozenset(_WORKER | {"export.data", "evidence.deposit", "evidence.read", "funds.read"}),
+    "head": frozenset(
+        _WORKER | {"export.data", "evidence.deposit", "evidence.read", "funds.read", "site.inspect"}
+    ),
     "finance": frozenset(_WORKER | {"export.data", "evidence.read", "funds.read", "funds.import"}),
     "expert": frozenset({"project.read", "task.work"}),
-    "inspector": frozenset(_WORKER | {"export.data", "evidence.read", "funds.read"}),
-    "contractor": frozenset({"project.read", "task.work", "process.start"}),
-    "supervisor": frozenset({"project.read", "task.work", "process.start"}),
+    "inspector": frozenset(_WORKER | {"export.data", "evidence.read", "funds.read", "site.inspect"}),
+    "contractor": frozenset({"project.read", "task.work", "process.start", "site.checkin"}),
+    "supervisor": frozenset({"project.read", "task.work", "process.start", "site.checkin", "site.inspect"}),
     "designer": frozenset({"process.deploy"}),
     # Operators own the integration keys: they may start instances and correlate messages.
     # Platform operations watches and repairs every instance, whatever its region: scope.all
