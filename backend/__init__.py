@@ -68,9 +68,11 @@ def _register_domains(app: Flask) -> None:
         metrics,
         org,
         projects,
+        publicpage,
         schedule,
         security,
         serve,
+        site,
         tasks,
         tickets,
         webhooks,
@@ -105,6 +107,8 @@ def _register_domains(app: Flask) -> None:
     contracts.init_app(app)
     schedule.init_app(app)  # WBS, progress, baselines (after contracts: milestone links)
     funds.init_app(app)
+    site.init_app(app)  # check-ins, daily logs, spot-checks (after contracts and schedule)
+    publicpage.init_app(app)  # /p/<code>: public progress page, QR, feedback
     tickets.init_app(app)
     # Operations: the cockpit over every process's instances.
     cockpit.init_app(app)

@@ -37,6 +37,9 @@ ASSETS = {
         "bpmn-js",
         "dist/bpmn-navigated-viewer.production.min.js",
     ),
+    # The schedule page's Gantt chart (backend/static/gantt.js).
+    "frappe-gantt/frappe-gantt.umd.js": ("frappe-gantt", "dist/frappe-gantt.umd.js"),
+    "frappe-gantt/frappe-gantt.css": ("frappe-gantt", "dist/frappe-gantt.css"),
 }
 
 

@@ -16,6 +16,7 @@ def init_app(app: Flask) -> None:
     from backend.api import models, pages, views  # noqa: F401  (models: the table; views: the routes)
     from backend.api.operations import bp
     from backend.funds import api as funds_api  # noqa: F401  (POST /projects/<code>/allocations)
+    from backend.schedule import api as schedule_api  # noqa: F401  (/projects/<code>/wbs...)
 
     problems.init_app(app)
     # API keys are no cookie a browser sends by itself; the session's writes are checked in auth.py.

@@ -28,7 +28,10 @@ SCOPES = (
     "projects:read",
     "contracts:read",
     "tickets:read",
+    "funds:read",
     "funds:write",
+    "schedule:read",
+    "schedule:write",
 )
 TOKEN_PREFIX = "bpm_"
 PREFIX_LENGTH = 12  # "bpm_" and 8 random characters: shown in lists, looked up by index

@@ -29,6 +29,10 @@ SCOPE_LABELS = {
     "projects:read": _l("读取项目"),
     "contracts:read": _l("读取合同与支付"),
     "tickets:read": _l("读取整改工单"),
+    "funds:read": _l("读取项目资金"),
+    "funds:write": _l("导入资金下达"),
+    "schedule:read": _l("读取任务分解与进度"),
+    "schedule:write": _l("填报任务进度"),
 }
 
 

@@ -33,6 +33,7 @@ PERMISSIONS: dict[str, str] = {
     "funds.read": "查看项目资金",
     "funds.report": "填报月度完成投资",
     "funds.import": "导入资金下达 (财政系统对接)",
+    "funds.plan": "编制年度投资计划",
     # schedule (进度与任务分解)
     "schedule.edit": "编辑进度计划 (导入任务分解)",
     # site (现场)
@@ -83,9 +84,12 @@ DEFAULT_GRANTS: dict[str, frozenset[str]] = {
     "window": frozenset(_WORKER | {"export.data", "evidence.deposit", "evidence.read", "publication.manage"}),
     "reviewer": frozenset(_WORKER | {"export.data", "evidence.read"}),
     "head": frozenset(
-        _WORKER | {"export.data", "evidence.deposit", "evidence.read", "funds.read", "site.inspect"}
+        _WORKER
+        | {"export.data", "evidence.deposit", "evidence.read", "funds.read", "funds.plan", "site.inspect"}
     ),
-    "finance": frozenset(_WORKER | {"export.data", "evidence.read", "funds.read", "funds.import"}),
+    "finance": frozenset(
+        _WORKER | {"export.data", "evidence.read", "funds.read", "funds.import", "funds.plan"}
+    ),
     "expert": frozenset({"project.read", "task.work"}),
     "inspector": frozenset(_WORKER | {"export.data", "evidence.read", "funds.read", "site.inspect"}),
     "contractor": frozenset({"project.read", "task.work", "process.start", "site.checkin"}),
@@ -126,5 +130,8 @@ API_SCOPE_PERMISSIONS: dict[str, str | None] = {
     "projects:read": "project.read",
     "contracts:read": "project.read",
     "tickets:read": "project.read",
+    "funds:read": "funds.read",
     "funds:write": "funds.import",
+    "schedule:read": "project.read",
+    "schedule:write": "schedule.edit",
 }

@@ -22,6 +22,16 @@ from backend.files.models import FileRef, FileUpload, StoredFile
 from backend.org.models import User
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+# Other domains' rules, e.g. a WBS progress photo: whoever sees its project
+# (backend/schedule/access.py). Each is `rule(user, hashes) -> SELECT (sha256, name, at)` of
+# the files among `hashes` the user may read there; registered by the domain's init_app.
+READERS: list = []
+
+
+def register_reader(rule):
+    if rule not in READERS:
+        READERS.append(rule)
+    return rule
 
 
 def is_sha256(value: Any) -> bool:
@@ -88,7 +98,8 @@ def readable(*, session, user: User, hashes: Iterable[str]) -> set[str]:
     by_upload = sa.select(FileUpload.sha256).where(
         FileUpload.sha256.in_(wanted), FileUpload.uploaded_by == user.username
     )
-    return set(session.scalars(sa.union(by_ref, by_upload)))
+    others = [sa.select(rule(user, wanted).subquery().c[0]) for rule in READERS]
+    return set(session.scalars(sa.union(by_ref, by_upload, *others)))
 
 
 def may_read(*, session, user: User, sha256: str) -> bool:
@@ -105,7 +116,11 @@ def download_name(*, session, user: User, sha256: str) -> str | None:
     by_upload = sa.select(FileUpload.name, FileUpload.uploaded_at).where(
         FileUpload.sha256 == sha256, FileUpload.uploaded_by == user.username
     )
-    union = sa.union_all(by_ref, by_upload).subquery()
+    others = []
+    for rule in READERS:
+        found = rule(user, [sha256]).subquery()
+        others.append(sa.select(found.c[1], found.c[2]))
+    union = sa.union_all(by_ref, by_upload, *others).subquery()
     row = session.execute(sa.select(union.c[0]).order_by(union.c[1].desc()).limit(1)).first()
     if row is None:
         return None

@@ -6,6 +6,6 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from backend.funds import models, views  # noqa: F401  (models: the tables)
+    from backend.funds import demo, models, views  # noqa: F401  (models: the tables; demo: its loader)
 
     app.register_blueprint(views.bp)

@@ -2,4 +2,6 @@
 
 
 def init_app(app):
-    from backend.projects import models, operations  # noqa: F401  (register tables and operations)
+    from backend.projects import models, operations, views  # noqa: F401  (register tables and operations)
+
+    app.register_blueprint(views.bp)  # /projects and the project hub

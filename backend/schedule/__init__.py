@@ -4,6 +4,9 @@ import/export (xlsx.py) and the read-only page /projects/<code>/schedule (views.
 
 
 def init_app(app):
-    from backend.schedule import models, views  # noqa: F401  (models: the tables)
+    from backend.schedule import demo, models, views  # noqa: F401  (models: the tables; demo: its loader)
 
     app.register_blueprint(views.bp)
+    from backend.schedule import progress_views  # progress reports, "my items", evidence access
+
+    progress_views.init_app(app)

@@ -58,8 +58,8 @@ class WbsDependency(db.Model):
 
 
 class WbsProgress(db.Model):
-    """One progress update of a leaf (history; the item holds the latest). Evidence files
-    and photos are not attached yet."""
+    """One progress update of a leaf (history; the item holds the latest), with the actual
+    dates as they were after it and its evidence files and photos (WbsProgressFile)."""
 
     __tablename__ = "wbs_progress"
 
@@ -67,8 +67,23 @@ class WbsProgress(db.Model):
     item_id: Mapped[int] = mapped_column(sa.ForeignKey("wbs_item.id"), index=True)
     percent: Mapped[Decimal] = mapped_column(Percent)
     note: Mapped[str] = mapped_column(sa.Text, default="")
+    actual_start: Mapped[object | None] = mapped_column(sa.Date)
+    actual_end: Mapped[object | None] = mapped_column(sa.Date)
     recorded_by: Mapped[str | None] = mapped_column(sa.String(60))
     recorded_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+
+    files: Mapped[list["WbsProgressFile"]] = relationship(order_by="WbsProgressFile.name")
+
+
+class WbsProgressFile(db.Model):
+    """An evidence file or photo of a progress update (a stored blob, backend/files). Whoever
+    may see the project may read it (backend/schedule/access.py, registered with files.access)."""
+
+    __tablename__ = "wbs_progress_file"
+
+    progress_id: Mapped[int] = mapped_column(sa.ForeignKey("wbs_progress.id"), primary_key=True)
+    sha256: Mapped[str] = mapped_column(sa.ForeignKey("stored_file.sha256"), primary_key=True, index=True)
+    name: Mapped[str] = mapped_column(sa.String(255))
 
 
 class WbsBaseline(db.Model):

@@ -50,14 +50,16 @@ import sqlalchemy as sa
 
 from backend.audit import record
 from backend.contracts.models import Contract, PaymentMilestone
+from backend.db import utcnow
 from backend.schedule.models import (
     WbsBaseline,
     WbsBaselineItem,
     WbsDependency,
     WbsItem,
     WbsProgress,
+    WbsProgressFile,
 )
-from backend.workdays.service import get_calendar
+from backend.workdays.service import get_calendar, local_date
 
 HUNDRED = Decimal("100")
 TWO = Decimal("0.01")
@@ -252,6 +254,8 @@ def update_item(*, session, item: WbsItem, by: str | None = None, **changes) -> 
     for child in _children(session, item):
         if child.planned_start < start or child.planned_end > end:
             raise ScheduleError(f"下级 {child.code} 的计划日期将超出本项，请先调整下级")
+    # Old and new values in the audit detail (the long deliverables text by name only).
+    was = {key: str(getattr(item, key)) for key in changes if key != "deliverables"}
     for key, value in changes.items():
         setattr(item, key, Decimal(value) if key == "weight" else value)
     session.flush()
@@ -259,7 +263,12 @@ def update_item(*, session, item: WbsItem, by: str | None = None, **changes) -> 
         "wbs.change",
         object_type="wbs_item",
         object_id=item.id,
-        detail={"op": "update", "code": item.code, "fields": sorted(changes)},
+        detail={
+            "op": "update",
+            "code": item.code,
+            "fields": sorted(changes),
+            "changes": {key: [old, str(getattr(item, key))] for key, old in was.items()},
+        },
         username=by,
         session=session,
     )
@@ -329,9 +338,13 @@ def record_progress(
     actual_start: date | None = None,
     actual_end: date | None = None,
     today: date | None = None,
+    files: list[tuple[str, str]] | tuple = (),
 ) -> WbsProgress:
-    """A leaf's new percent complete. The first progress above 0 sets the actual start (today
-    unless given); reaching 100 sets the actual end (today unless given)."""
+    """A leaf's new percent complete, with evidence `files` ((sha256, name) of stored blobs).
+    The first progress above 0 sets the actual start (today unless given); reaching 100 sets
+    the actual end (today unless given). "Today" is the Asia/Shanghai date: a report made
+    at 07:00 in Beijing is that day's, not the UTC day before. Actual dates are not in the
+    future; an actual end needs 100 %. Checked before anything changes."""
     if _children(session, item):
         raise ScheduleError("只能对最末级任务填报进度，上级进度由下级汇总")
     try:
@@ -340,26 +353,40 @@ def record_progress(
         raise ScheduleError("完成百分比须为数字") from exc
     if not (0 <= percent <= 100):
         raise ScheduleError("完成百分比须在 0 到 100 之间")
-    today = today or date.today()
-    if actual_start is not None:
-        item.actual_start = actual_start
-    elif percent > 0 and item.actual_start is None:
-        item.actual_start = today
-    if percent == HUNDRED:
-        item.actual_end = actual_end or item.actual_end or today
-    else:
-        item.actual_end = None
-    if item.actual_start and item.actual_end and item.actual_end < item.actual_start:
+    today = today or local_date(utcnow())
+    if actual_end is not None and percent < HUNDRED:
+        raise ScheduleError("完成百分比为 100 时才能填写实际完成日期")
+    for day in (actual_start, actual_end):
+        if day is not None and day > today:
+            raise ScheduleError(f"实际日期不能晚于今天（{today}）")
+    start = actual_start if actual_start is not None else item.actual_start
+    if start is None and percent > 0:
+        start = today
+    end = (actual_end or item.actual_end or today) if percent == HUNDRED else None
+    if start and end and end < start:
         raise ScheduleError("实际完成日期不能早于实际开始日期")
+    item.actual_start, item.actual_end = start, end
     item.percent_complete = percent
-    entry = WbsProgress(item_id=item.id, percent=percent, note=note or "", recorded_by=by)
+    entry = WbsProgress(
+        item_id=item.id,
+        percent=percent,
+        note=(note or "").strip(),
+        actual_start=start,
+        actual_end=end,
+        recorded_by=by,
+    )
     session.add(entry)
+    session.flush()
+    names: dict[str, str] = {}
+    for sha256, name in files:
+        names.setdefault(sha256, name)
+    session.add_all(WbsProgressFile(progress_id=entry.id, sha256=h, name=n) for h, n in names.items())
     session.flush()
     record(
         "wbs.progress",
         object_type="wbs_item",
         object_id=item.id,
-        detail={"code": item.code, "percent": str(percent)},
+        detail={"code": item.code, "percent": str(percent), "files": len(names)},
         username=by,
         session=session,
     )
@@ -584,3 +611,181 @@ def summary(*, session, project_id: int, at: date, baseline_number: int | None =
         overdue=overdue_items(items, at),
         critical=critical_items(session=session, items=items, dependencies=deps),
     )
+
+
+# ---------------------------------------------------------------- editing: Gantt and forms
+#
+# Dragging in the Gantt chart: only leaves move. A parent's bar is the span its children
+# need (children must lie inside it), so dragging it would either break that rule for every
+# child or silently shift a whole subtree and its dependencies; a parent is re-planned in its
+# edit form instead. Moving an item never moves its successors: a finish-to-start link that
+# the move breaks is reported (dependency_conflicts) for the planner to resolve.
+
+
+def dependency_conflicts(*, session, project_id: int, item_id: int | None = None) -> list[dict]:
+    """Finish-to-start links whose successor starts on or before its predecessor's planned
+    end (dates are whole days, both included); only the links touching item_id when given."""
+    by_id = {item.id: item for item in items_of(session=session, project_id=project_id)}
+    found = []
+    for p, s in dependencies_of(session=session, project_id=project_id):
+        if item_id is not None and item_id not in (p, s):
+            continue
+        pred, succ = by_id[p], by_id[s]
+        if succ.planned_start <= pred.planned_end:
+            found.append(
+                {
+                    "predecessor": pred.id,
+                    "predecessor_code": pred.code,
+                    "predecessor_end": pred.planned_end.isoformat(),
+                    "successor": succ.id,
+                    "successor_code": succ.code,
+                    "successor_start": succ.planned_start.isoformat(),
+                }
+            )
+    return sorted(found, key=lambda c: (code_key(c["predecessor_code"]), code_key(c["successor_code"])))
+
+
+def reschedule(
+    *, session, item: WbsItem, planned_start: date, planned_end: date, by: str | None
+) -> list[dict]:
+    """The Gantt drag: new planned dates of a leaf (update_item's checks). Returns the
+    dependency conflicts of the item afterwards; successors are never moved."""
+    if _children(session, item):
+        raise ScheduleError(
+            f"{item.code} 是上级任务，其日期跨度由下级决定，不能拖动；请调整下级或在编辑页修改"
+        )
+    update_item(session=session, item=item, by=by, planned_start=planned_start, planned_end=planned_end)
+    return dependency_conflicts(session=session, project_id=item.project_id, item_id=item.id)
+
+
+def delete_item(*, session, item: WbsItem, by: str | None) -> None:
+    """Remove a leaf that nobody has reported on and no baseline holds (a baseline is a
+    record of the plan: it keeps its items)."""
+    if _children(session, item):
+        raise ScheduleError(f"{item.code} 有下级任务，只能删除最末级任务")
+    reported = session.scalar(sa.select(WbsProgress.id).where(WbsProgress.item_id == item.id).limit(1))
+    if reported is not None or item.percent_complete:
+        raise ScheduleError(f"{item.code} 已有进度填报记录，不能删除")
+    baselined = session.scalar(
+        sa.select(sa.func.min(WbsBaseline.number))
+        .join(WbsBaselineItem, WbsBaselineItem.baseline_id == WbsBaseline.id)
+        .where(WbsBaselineItem.item_id == item.id)
+    )
+    if baselined is not None:
+        raise ScheduleError(f"{item.code} 已纳入基线 {baselined}，不能删除")
+    if _referenced_elsewhere(session, item):
+        raise ScheduleError(f"{item.code} 已被其他记录（如施工日志）引用，不能删除")
+    session.execute(
+        sa.delete(WbsDependency).where(
+            sa.or_(WbsDependency.predecessor_id == item.id, WbsDependency.successor_id == item.id)
+        )
+    )
+    record(
+        "wbs.change",
+        object_type="wbs_item",
+        object_id=item.id,
+        detail={"op": "delete", "code": item.code, "name": item.name},
+        username=by,
+        session=session,
+    )
+    session.delete(item)
+    session.flush()
+
+
+def _referenced_elsewhere(session, item: WbsItem) -> bool:
+    """Whether a row of another domain's table points at the item (e.g. a daily log naming
+    it): read from the mapped tables' foreign keys, so this package imports none of them."""
+    for table in WbsItem.metadata.sorted_tables:
+        if table.name in ("wbs_item", "wbs_dependency"):
+            continue
+        for fk in table.foreign_keys:
+            if fk.column.table.name == "wbs_item":
+                hit = session.execute(sa.select(fk.parent).where(fk.parent == item.id).limit(1)).first()
+                if hit is not None:
+                    return True
+    return False
+
+
+def remove_dependency(*, session, predecessor: WbsItem, successor: WbsItem, by: str | None) -> None:
+    dep = session.scalar(
+        sa.select(WbsDependency).where(
+            WbsDependency.predecessor_id == predecessor.id, WbsDependency.successor_id == successor.id
+        )
+    )
+    if dep is None:
+        raise ScheduleError(f"{predecessor.code} 不是 {successor.code} 的前置任务")
+    session.delete(dep)
+    session.flush()
+    record(
+        "wbs.change",
+        object_type="wbs_item",
+        object_id=successor.id,
+        detail={"op": "dependency_remove", "from": predecessor.code, "to": successor.code},
+        username=by,
+        session=session,
+    )
+
+
+def baselines_of(*, session, project_id: int) -> list[WbsBaseline]:
+    """The baseline history, newest first."""
+    return list(
+        session.scalars(
+            sa.select(WbsBaseline)
+            .where(WbsBaseline.project_id == project_id)
+            .order_by(WbsBaseline.number.desc())
+        )
+    )
+
+
+def gantt_rows(*, session, project_id: int, at: date) -> dict:
+    """The Gantt chart's data at date `at` (JSON-ready): one row per item in code order with
+    its current plan, computed progress (parents rolled up, formula 1), predecessor ids and
+    flags (critical: formula 7, overdue: formula 6), the latest baseline's dates of each item,
+    and the dependency conflicts of the plan."""
+    items = items_of(session=session, project_id=project_id)
+    progress = item_progress(items)
+    deps = dependencies_of(session=session, project_id=project_id)
+    critical = critical_items(session=session, items=items, dependencies=deps)
+    overdue = {item.id for item in overdue_items(items, at)}
+    parents = {item.parent_id for item in items}
+    predecessors: dict[int, list[int]] = defaultdict(list)
+    for p, s in deps:
+        predecessors[s].append(p)
+    baseline = baseline_of(session=session, project_id=project_id)
+    planned = {row.item_id: row for row in baseline.items} if baseline is not None else {}
+    rows = []
+    for item in items:
+        base = planned.get(item.id)
+        rows.append(
+            {
+                "id": item.id,
+                "code": item.code,
+                "name": item.name,
+                "start": item.planned_start.isoformat(),
+                "end": item.planned_end.isoformat(),
+                "progress": float(progress[item.id]),
+                "dependencies": sorted(predecessors[item.id]),
+                "parent_id": item.parent_id,
+                "level": item.level,
+                "leaf": item.id not in parents,
+                "milestone": bool(item.is_milestone),
+                "critical": item.id in critical,
+                "overdue": item.id in overdue,
+                "baseline_start": base.planned_start.isoformat() if base else None,
+                "baseline_end": base.planned_end.isoformat() if base else None,
+            }
+        )
+    return {
+        "today": at.isoformat(),
+        "progress": float(progress[None]),
+        "baseline": None
+        if baseline is None
+        else {
+            "number": baseline.number,
+            "created_at": baseline.created_at.isoformat(),
+            "created_by": baseline.created_by,
+            "reason": baseline.reason,
+        },
+        "items": rows,
+        "conflicts": dependency_conflicts(session=session, project_id=project_id),
+    }

@@ -38,6 +38,9 @@ KIND_LABELS = {
     "delegated": "委托",
     "transferred": "转办",
     "add_sign": "加签",
+    "site_request": "实时打卡要求",
+    "site_answered": "实时打卡已响应",
+    "site_timeout": "实时打卡超时",
 }
 
 

@@ -33,7 +33,9 @@ def test_openapi_document_is_valid_and_complete(app, client, session, org):
                 if method.lower() not in path:
                     undocumented.append(f"{method} {rule.rule}")
     assert undocumented == []
-    assert len(document["paths"]) == 13  # 13th: POST /projects/{code}/allocations (funds)
+    # 13th: POST /projects/{code}/allocations (funds); 14th, 15th: /projects/{code}/wbs and
+    # /projects/{code}/wbs/{item_code}/progress (schedule); 16th: /projects/{code}/funds
+    assert len(document["paths"]) == 16
     # Every reference resolves; every error response is the problem schema; every operation
     # documents 401 and 403.
     text = json.dumps(document)

@@ -31,7 +31,12 @@ EVIDENCE_READERS = frozenset({"owner", "window", "reviewer", "head", "finance", 
 EVIDENCE_DEPOSITORS = frozenset({"window", "head"})
 FUNDS_READERS = frozenset({"owner", "head", "finance", "inspector"})  # funds.read
 FUNDS_IMPORTERS = frozenset({"finance"})  # funds.import (the finance system's key owner)
+FUNDS_PLANNERS = frozenset({"head", "finance"})  # funds.plan (年度计划投资)
 HEADS = frozenset({"head"})
+SITE_WORKERS = frozenset({"owner", "contractor", "supervisor"})  # site.checkin
+SITE_INSPECTORS = frozenset({"head", "inspector", "supervisor"})  # site.inspect
+SITE_PEOPLE = SITE_WORKERS | SITE_INSPECTORS
+PUBLISHERS = frozenset({"owner", "window"})  # publication.manage
 EXPORTERS = frozenset({"window", "reviewer", "head", "finance", "inspector"})  # export.data
 OWNERS = frozenset({"owner"})
 OPERATORS = frozenset({"operator"})
@@ -142,10 +147,60 @@ EXPECTED: dict[str, object] = {
     # --- funds ledger (资金) -----------------------------------------------------------------------
     "GET /projects/<code>/funds": FUNDS_READERS,
     "POST /projects/<code>/funds/reports": OWNERS,  # funds.report; then the owner unit only
+    "POST /projects/<code>/funds/lines": FUNDS_PLANNERS,  # funds.plan; then the project's scope (404)
+    "POST /projects/<code>/funds/lines/<int:line_id>": FUNDS_PLANNERS,
+    "POST /projects/<code>/funds/lines/<int:line_id>/delete": FUNDS_PLANNERS,
+    # --- projects: the list and the hub ------------------------------------------------------------
+    "GET /projects": READERS,  # project.read; the list is the person's data scope
+    "GET /projects/<code>": READERS,  # then the project's scope (404)
     # --- schedule (进度与任务分解) ------------------------------------------------------------------
     "GET /projects/<code>/schedule": READERS,  # project.read; then the project's scope (404)
     "GET /projects/<code>/schedule.xlsx": READERS,
     "POST /projects/<code>/schedule/import": OWNERS,  # schedule.edit; then the owner unit only
+    "GET /projects/<code>/wbs/<item_code>/progress": READERS,  # then schedule/access.py (404)
+    "POST /projects/<code>/wbs/<item_code>/progress": READERS,  # then the item's reporters (403)
+    "GET /schedule/mine": READERS,
+    "GET /projects/<code>/schedule/gantt.json": READERS,
+    "GET /projects/<code>/schedule/baselines": READERS,
+    "POST /projects/<code>/schedule/baselines": OWNERS,  # schedule.edit; then the owner unit only
+    "GET /projects/<code>/schedule/items/new": OWNERS,
+    "POST /projects/<code>/schedule/items/new": OWNERS,
+    "GET /projects/<code>/schedule/items/<int:item_id>/edit": OWNERS,
+    "POST /projects/<code>/schedule/items/<int:item_id>/edit": OWNERS,
+    "POST /projects/<code>/schedule/items/<int:item_id>/dates": OWNERS,
+    "POST /projects/<code>/schedule/items/<int:item_id>/delete": OWNERS,
+    "POST /projects/<code>/schedule/items/<int:item_id>/dependencies": OWNERS,
+    "POST /projects/<code>/schedule/items/<int:item_id>/dependencies/<int:predecessor_id>/delete": OWNERS,
+    # --- public progress page (项目进度查询): no sign-in; then published projects only (404) ---------
+    "GET /p/<code>": OPEN,
+    "GET /p/<code>/qr.svg": OPEN,
+    "GET /p/<code>/qr.png": OPEN,
+    "GET /p/<code>/photos/<sha256>.jpg": OPEN,
+    "GET /p/<code>/feedback": OPEN,
+    "POST /p/<code>/feedback": OPEN,  # CSRF, honeypot and a per-address rate limit
+    "GET /p/<code>/feedback/thanks": OPEN,
+    "GET /projects/<code>/publication": PUBLISHERS,  # then the project's scope (404)
+    "POST /projects/<code>/publication/switch": PUBLISHERS,
+    "POST /projects/<code>/publication/photos": PUBLISHERS,
+    "POST /projects/<code>/publication/photos/<int:photo_id>": PUBLISHERS,
+    "GET /projects/<code>/publication/photos/<int:photo_id>.jpg": PUBLISHERS,
+    "POST /projects/<code>/publication/feedback/<int:feedback_id>": PUBLISHERS,
+    "GET /projects/<code>/publication/board": PUBLISHERS,
+    "POST /projects/<code>/publication/site-photos": PUBLISHERS,
+    "GET /projects/<code>/publication/site-photos/<int:photo_id>.jpg": PUBLISHERS,
+    # --- site check-ins and daily logs (现场打卡与施工日志): then site_project_or_404 -----------------
+    "GET /site": SITE_PEOPLE,  # site.checkin or site.inspect
+    "GET /site/feed": SITE_INSPECTORS,
+    "GET /site/photos/<int:photo_id>": SITE_PEOPLE,
+    "GET /site/photos/<int:photo_id>/thumb": SITE_PEOPLE,
+    "GET /projects/<code>/site": SITE_PEOPLE,
+    "POST /projects/<code>/site/requests": SITE_PEOPLE,  # then managers of the project only
+    "GET /projects/<code>/site/checkin": SITE_WORKERS,
+    "POST /projects/<code>/site/checkin": SITE_WORKERS,
+    "GET /projects/<code>/site/log": SITE_PEOPLE,
+    "POST /projects/<code>/site/log": SITE_PEOPLE,  # then today's author only
+    "GET /projects/<code>/site/location": OWNERS,  # schedule.edit; then the owner unit only
+    "POST /projects/<code>/site/location": OWNERS,
     # --- operations (运维监控台) ------------------------------------------------------------------
     "GET /cockpit/instances": OPERATORS,
     "GET /cockpit/instances/<int:instance_id>": OPERATORS,
@@ -201,6 +256,11 @@ EXPECTED: dict[str, object] = {
     "GET /api/v1/payments": READERS,
     "GET /api/v1/tickets": READERS,
     "POST /api/v1/projects/<code>/allocations": FUNDS_IMPORTERS,
+    "GET /api/v1/projects/<code>/allocations": FUNDS_READERS,
+    "GET /api/v1/projects/<code>/funds": FUNDS_READERS,
+    "GET /api/v1/projects/<code>/wbs": READERS,
+    "GET /api/v1/projects/<code>/wbs/<item_code>/progress": READERS,
+    "POST /api/v1/projects/<code>/wbs/<item_code>/progress": OWNERS,  # schedule.edit; then reporters
 }
 
 # Values for the path variables: nothing that exists (the access checks come first).
