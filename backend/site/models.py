@@ -206,3 +206,11 @@ class SiteCheckinRequest(db.Model):
     state: Mapped[str] = mapped_column(sa.String(10), default="open")  # open | answered | expired
     checkin_id: Mapped[int | None] = mapped_column(sa.ForeignKey("site_checkin.id"))
     closed_at: Mapped[object | None] = mapped_column(UTCDateTime)
+
+    @property
+    def shown_state(self) -> str:
+        """What pages show: an open request past its deadline reads as expired before the
+        scheduler's tick records it (pages never write on GET: SQLite read transactions)."""
+        if self.state == "open" and self.deadline_at < utcnow():
+            return "expired"
+        return self.state

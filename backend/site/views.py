@@ -287,8 +287,6 @@ def project_feed(code: str):
     project, access = site_project_or_404(code)
     if not access.manager:
         return redirect(url_for("site.checkin", code=project.code))
-    service.expire_requests(session=db.session)
-    db.session.commit()
     return _render_feed([project], access=access, project=project)
 
 
@@ -319,8 +317,6 @@ def request_live(code: str):
 @bp.get("/site/feed")
 @require_permission("site.inspect")
 def cross_feed():
-    service.expire_requests(session=db.session)
-    db.session.commit()
     projects = db.session.scalars(
         sa.select(Project)
         .where(project_clause(scope_of(current_user, session=db.session)))

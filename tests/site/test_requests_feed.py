@@ -69,6 +69,11 @@ def test_a_request_past_its_limit_expires_on_the_tick(app, session, site, people
     with time_machine.travel(NOW + timedelta(minutes=59), tick=False):
         assert service.expire_requests(session=session) == 0
     with time_machine.travel(NOW + timedelta(minutes=61), tick=False):
+        # Before the tick the feed already shows it expired, and the GET wrote nothing.
+        early = inspector.get(FEED).get_data(as_text=True)
+        assert 'data-request-state="expired"' in early
+        session.expire_all()
+        assert session.scalar(sa.select(SiteCheckinRequest)).state == "open"
         service.tick(session=session)  # the scheduler hook
         session.commit()
         # A check-in after the deadline answers nothing.
