@@ -52,6 +52,18 @@ def begin_unit_of_work(*, read_only: bool) -> None:
     _sqlite_begin.set("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
+def write_after_reading(session) -> None:
+    """A GET that must write (marking notifications read, storing a changed form file) ends its
+    read transaction first, so the write starts its own with BEGIN IMMEDIATE and queues behind
+    other writers instead of failing on the lock upgrade ("database is locked" on SQLite).
+    Objects already loaded are expired and reload on access. In a unit that writes anyway it
+    does nothing: committing there would cut that unit in two."""
+    if _sqlite_begin.get() != "BEGIN":
+        return
+    session.commit()
+    begin_unit_of_work(read_only=False)
+
+
 def configure_engine(engine: Engine) -> None:
     if engine.dialect.name != "sqlite":
         return

@@ -21,6 +21,7 @@ from jsonschema.exceptions import SchemaError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import load_only
 
+from backend.db import write_after_reading
 from backend.forms.errors import FormError, FormNotFound, InvalidFormName, InvalidFormSchema
 from backend.forms.models import FormVersion
 from backend.forms.schema import check_name, kind_of, layout_of, load_form, resolve, type_of
@@ -220,6 +221,7 @@ def current(*, session, name: str, forms_dir=None) -> FormVersion | None:
         problems = schema_problems(schema)
         if problems:
             raise InvalidForm([f"表单 {name}: {p}" for p in problems])
+        write_after_reading(session)  # seeding is a write, also under a GET
         return _add(session, name=name, schema=schema, digest=digest, source="file", saved_by=None)
     return _newest(session, name)
 

@@ -23,7 +23,7 @@ from flask_login import current_user, login_required
 from backend.approvals import resubmission
 from backend.authz import require_permission
 from backend.authz.scope import sees_task
-from backend.db import utcnow
+from backend.db import utcnow, write_after_reading
 from backend.extensions import db
 from backend.files import access as file_access
 from backend.files.errors import FileRefused
@@ -694,6 +694,7 @@ def notifications():
     unread = {n.id for n in page.rows if n.read_at is None}
     left = page.unread
     if unread:
+        write_after_reading(db.session)
         left -= service.mark_read(
             session=db.session, user=current_user, notification_ids=sorted(unread), now=utcnow()
         )

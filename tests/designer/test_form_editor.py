@@ -225,6 +225,31 @@ def test_files_in_forms_are_listed_as_their_first_versions(session, designer):
     assert designer.get(f"{API}/no_such_form.json").status_code == 404
 
 
+def test_a_file_found_by_a_get_is_stored_in_a_writing_transaction(session, designer):
+    """The list is a GET (a deferred read transaction on SQLite). Storing a form file found on
+    the way must start its own BEGIN IMMEDIATE transaction: upgrading the read one fails with
+    "database is locked" once any other writer (the scheduler's tick) committed in between."""
+    from backend.extensions import db
+
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's transaction modes")
+    seen: list[str] = []
+
+    def watch(conn, cursor, statement, *args):
+        word = statement.lstrip().upper()
+        if word.startswith("BEGIN") or word.startswith("INSERT INTO FORM_VERSION"):
+            seen.append("INSERT" if word.startswith("INSERT") else word)
+
+    sa.event.listen(db.engine, "before_cursor_execute", watch)
+    try:
+        assert designer.get("/designer/forms").status_code == 200
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", watch)
+    assert "INSERT" in seen
+    assert seen[seen.index("INSERT") - 1] == "BEGIN IMMEDIATE"
+    assert stored_versions(session, "approval_review.json") == [1]
+
+
 # --- redeploy -----------------------------------------------------------------------------
 
 

@@ -421,3 +421,30 @@ def test_claim_and_suspend_in_real_threads(app, session, deployed, people):  # n
         else:
             assert isinstance(claimed, HumanTask), claimed
             assert len(claims) == 1 and claims[0] < suspended_at
+
+
+def test_opening_notifications_marks_them_read_in_a_writing_transaction(app, session, world):
+    """The page is a GET (a deferred read transaction on SQLite); marking its rows read must
+    start a transaction of its own with BEGIN IMMEDIATE, or a writer that committed in between
+    makes the upgrade fail with "database is locked"."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's transaction modes")
+    person(world, "li", department=world.fgw)
+    service.notify(session=session, users=["li"], kind="cc", title="一条通知")
+    session.commit()
+    client = signed_in(app, "li")
+    begins: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        word = statement.lstrip().upper()
+        if word.startswith(("BEGIN", "UPDATE NOTIFICATION")):
+            begins.append("UPDATE" if word.startswith("UPDATE") else word)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        assert client.get("/notifications").status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert "UPDATE" in begins
+    assert begins[begins.index("UPDATE") - 1] == "BEGIN IMMEDIATE"
+    assert session.scalar(sa.select(Notification.read_at).where(Notification.title == "一条通知")) is not None
