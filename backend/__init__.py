@@ -32,6 +32,9 @@ def create_app(config: dict | None = None) -> Flask:
     def _end_unit_of_work(exc):
         # Anything not committed by the view is discarded at the edge of the request.
         extensions.db.session.remove()
+        # Back to the default (writing) mode: a CLI command or test code running in this
+        # context after a GET is no read-only unit.
+        begin_unit_of_work(read_only=False)
 
     _register_domains(app)
     return app
@@ -69,6 +72,7 @@ def _register_domains(app: Flask) -> None:
         org,
         projects,
         publicpage,
+        risk,
         schedule,
         security,
         serve,
@@ -110,6 +114,7 @@ def _register_domains(app: Flask) -> None:
     site.init_app(app)  # check-ins, daily logs, spot-checks (after contracts and schedule)
     publicpage.init_app(app)  # /p/<code>: public progress page, QR, feedback
     tickets.init_app(app)
+    risk.init_app(app)  # early warning over the delivery data; dispatches tickets (after tickets)
     # Operations: the cockpit over every process's instances.
     cockpit.init_app(app)
     # Integrators: signed inbound hooks, outbound event webhooks.

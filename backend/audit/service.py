@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, scoped_session
 
 from backend import ledger
 from backend.audit.models import RESULTS, AuditRecord
-from backend.db import utcnow
+from backend.db import utcnow, write_after_reading
 
 LEDGER = "audit"
 MIN_RETENTION_DAYS = 180
@@ -181,6 +181,9 @@ def record(
         session = db.session
     plain = _plain(session)
     if result == "success":
+        # A GET that audits (an export, a download) writes: its read transaction ends here so
+        # the write queues behind other writers instead of failing on the lock upgrade (SQLite).
+        write_after_reading(plain)
         queue(plain, entry)
     else:
         defer(plain, entry)
