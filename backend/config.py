@@ -22,6 +22,11 @@ class Config:
     PROCESSES_DIR = os.environ.get("PROCESSES_DIR", str(ROOT / "processes"))
     FORMS_DIR = os.environ.get("FORMS_DIR", str(ROOT / "forms"))
     FILES_DIR = os.environ.get("FILES_DIR", str(ROOT / "var" / "files"))
+    # Risk early warning: versioned model files (every web and worker container must see the same
+    # folder), the Beijing hour of the daily evaluation, days between automatic retrainings.
+    RISK_MODEL_DIR = os.environ.get("RISK_MODEL_DIR", str(ROOT / "var" / "risk"))
+    RISK_EVALUATE_HOUR = int(os.environ.get("RISK_EVALUATE_HOUR", "6"))
+    RISK_RETRAIN_DAYS = int(os.environ.get("RISK_RETRAIN_DAYS", "7"))
     # Embedded scheduler thread and job workers; production runs them as separate processes.
     EMBEDDED_WORKERS = _bool("EMBEDDED_WORKERS", True)
     SCHEDULER_INTERVAL_SECONDS = float(os.environ.get("SCHEDULER_INTERVAL_SECONDS", "5"))

@@ -34,6 +34,8 @@ def app(tmp_path_factory):
             "REDIS_URL": os.environ.get("TEST_REDIS_URL", ""),
             "EMBEDDED_WORKERS": False,
             "FILES_DIR": str(files),
+            # Models trained by tests (demo load, retraining) stay out of var/risk.
+            "RISK_MODEL_DIR": str(files.parent / "risk-models"),
             # Checkpoints published by tests stay out of the development instance folder.
             "EVIDENCE_ANCHOR_FILE": str(files.parent / "evidence-anchor.jsonl"),
             "SERVICE_TASK_BACKOFF_SECONDS": 0,

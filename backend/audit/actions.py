@@ -223,6 +223,9 @@ OBJECT_TYPES = {
     "evidence_record": _l("存证记录"),
     "user_signing_key": _l("个人签名密钥"),
     "sm4_master_key": _l("SM4 主密钥"),
+    "risk_setting": _l("风险预警阈值"),
+    "risk_model": _l("风险预测模型"),
+    "risk_warning": _l("风险预警"),
     # Rate-limit buckets (backend/security): what was limited.
     "login": _l("登录 (按来源地址)"),
     "login-account": _l("登录 (按账号)"),

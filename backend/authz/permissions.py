@@ -41,6 +41,9 @@ PERMISSIONS: dict[str, str] = {
     "site.inspect": "现场抽查 (查看打卡和日志、要求实时打卡)",
     # public progress page (项目进度查询)
     "publication.manage": "管理项目公开页 (发布开关、公开照片、审核评论)",
+    # risk early warning (风险预警)
+    "risk.view": "查看风险预警和预测模型",
+    "risk.manage": "设置风险预警阈值和重新训练模型",
 }
 
 # The three administrators (三员分立): never combined with each other or with a business role.
@@ -82,23 +85,44 @@ DEFAULT_GRANTS: dict[str, frozenset[str]] = {
         }
     ),
     "window": frozenset(_WORKER | {"export.data", "evidence.deposit", "evidence.read", "publication.manage"}),
-    "reviewer": frozenset(_WORKER | {"export.data", "evidence.read"}),
+    "reviewer": frozenset(_WORKER | {"export.data", "evidence.read", "risk.view"}),
     "head": frozenset(
         _WORKER
-        | {"export.data", "evidence.deposit", "evidence.read", "funds.read", "funds.plan", "site.inspect"}
+        | {
+            "export.data",
+            "evidence.deposit",
+            "evidence.read",
+            "funds.read",
+            "funds.plan",
+            "site.inspect",
+            "risk.view",
+            "risk.manage",
+        }
     ),
     "finance": frozenset(
-        _WORKER | {"export.data", "evidence.read", "funds.read", "funds.import", "funds.plan"}
+        _WORKER | {"export.data", "evidence.read", "funds.read", "funds.import", "funds.plan", "risk.view"}
     ),
     "expert": frozenset({"project.read", "task.work"}),
-    "inspector": frozenset(_WORKER | {"export.data", "evidence.read", "funds.read", "site.inspect"}),
+    "inspector": frozenset(
+        _WORKER | {"export.data", "evidence.read", "funds.read", "site.inspect", "risk.view"}
+    ),
     "contractor": frozenset({"project.read", "task.work", "process.start", "site.checkin"}),
     "supervisor": frozenset({"project.read", "task.work", "process.start", "site.checkin", "site.inspect"}),
     "designer": frozenset({"process.deploy"}),
     # Operators own the integration keys: they may start instances and correlate messages.
     # Platform operations watches and repairs every instance, whatever its region: scope.all
     # (an API key's region still narrows what a key sees).
-    "operator": frozenset({"cockpit.read", "cockpit.operate", "project.read", "process.start", "scope.all"}),
+    "operator": frozenset(
+        {
+            "cockpit.read",
+            "cockpit.operate",
+            "project.read",
+            "process.start",
+            "scope.all",
+            "risk.view",
+            "risk.manage",
+        }
+    ),
     "sysadmin": frozenset({"accounts.manage", "config.manage"}),
     "secadmin": frozenset({"roles.manage"}),
     "auditadmin": frozenset({"audit.read", "audit.export", "evidence.read"}),

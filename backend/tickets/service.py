@@ -51,6 +51,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEFAULT_WORKING_DAYS = {"general": 10, "major": 5, "critical": 2}
 ESCALATE_TO = "fgw.head"  # 发改分管领导 supervises overdue tickets
 RELEASE_MESSAGE = "release_conditions_changed"  # the milestone payment process waits for it
+RISK_MESSAGE = "risk_recheck"  # the risk_response process of a warning's ticket waits for it
 RECTIFY_STEP, VERIFY_STEP, SUPERVISE_STEP = "rectify", "verify", "supervise"
 SUPERVISION_MEASURES = {"phone": "电话督办", "interview": "约谈", "notice": "通报", "listed": "挂牌督办"}
 MAX_TEXT = 2000
@@ -295,6 +296,7 @@ def cancel_ticket(*, session, ticket_id: int, actor: str, reason: str) -> Ticket
         reason,
     )
     _notify_payments(session, ticket, reason="ticket_cancelled", sender=ticket.instance_id)
+    _notify_risk(session, ticket, sender=ticket.instance_id)
     session.flush()
     return ticket
 
@@ -447,6 +449,7 @@ def close_ticket(*, session, ticket_id: int, instance_id: int, now: datetime) ->
         hold_payment_checks(session=session, project_id=ticket.project_id)
         ticket.status, ticket.outcome, ticket.closed_at = "closed", "passed", now
         _notify_payments(session, ticket, reason="ticket_closed", sender=instance_id)
+        _notify_risk(session, ticket, sender=instance_id)
     return {"number": ticket.number, "closed_at": ticket.closed_at.isoformat(), "rounds": ticket.rounds}
 
 
@@ -460,6 +463,22 @@ def _notify_payments(session, ticket: Ticket, *, reason: str, sender: int | None
         payload={
             "name": RELEASE_MESSAGE,
             "payload": {"reason": reason, "ticket": ticket.number},
+            "business_key": ticket.project.code,
+            "sender": sender,
+        },
+    )
+
+
+def _notify_risk(session, ticket: Ticket, *, sender: int | None) -> None:
+    """A ticket of a risk warning is done: its risk_response process re-checks the warning."""
+    if ticket.source != "risk":
+        return
+    jobs.enqueue(
+        session=session,
+        actor="workflow.deliver_message",
+        payload={
+            "name": RISK_MESSAGE,
+            "payload": {"reason": "ticket_closed", "ticket": ticket.number},
             "business_key": ticket.project.code,
             "sender": sender,
         },

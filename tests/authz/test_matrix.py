@@ -44,6 +44,8 @@ DESIGNERS = frozenset({"designer"})
 SYSADMIN = frozenset({"sysadmin"})
 SECADMIN = frozenset({"secadmin"})
 AUDITADMIN = frozenset({"auditadmin"})
+RISK_VIEWERS = frozenset({"reviewer", "head", "finance", "inspector", "operator"})  # risk.view
+RISK_MANAGERS = frozenset({"head", "operator"})  # risk.manage (thresholds, retraining)
 
 EXPECTED: dict[str, object] = {
     # --- sign-in, account, language, assets, health -------------------------------------------
@@ -201,6 +203,14 @@ EXPECTED: dict[str, object] = {
     "POST /projects/<code>/site/log": SITE_PEOPLE,  # then today's author only
     "GET /projects/<code>/site/location": OWNERS,  # schedule.edit; then the owner unit only
     "POST /projects/<code>/site/location": OWNERS,
+    # --- risk early warning (风险预警): then the project's scope (404) ------------------------------
+    "GET /projects/<code>/risk": RISK_VIEWERS,
+    "GET /risk": RISK_VIEWERS,  # the live warnings of the person's scope
+    "GET /risk/export.csv": RISK_VIEWERS & EXPORTERS,  # risk.view and export.data
+    "GET /risk/settings": RISK_MANAGERS,
+    "POST /risk/settings": RISK_MANAGERS,
+    "GET /risk/model": RISK_VIEWERS,
+    "POST /risk/model/retrain": RISK_MANAGERS,
     # --- operations (运维监控台) ------------------------------------------------------------------
     "GET /cockpit/instances": OPERATORS,
     "GET /cockpit/instances/<int:instance_id>": OPERATORS,

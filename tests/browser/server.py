@@ -26,6 +26,7 @@ def main() -> None:
         {
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{args.db}",
             "FILES_DIR": args.files,
+            "RISK_MODEL_DIR": f"{args.files}/risk-models",
             "REDIS_URL": "",
             "EMBEDDED_WORKERS": True,
             "SCHEDULER_INTERVAL_SECONDS": 1,
