@@ -217,6 +217,9 @@ def features_at(s: Series, n: int, context: Context | None = None) -> list[float
     days = WEEK * n
     days4 = WEEK * (r4.stop - r4.start)
     peak = float(s.workforce[early].max()) if early.stop else float(s.workforce[r4].max())
+    # No crew reported before (a platform project's first daily logs): nothing to compare the
+    # recent crew with, so both crew signals are neutral instead of "grew without bound".
+    crew_known = peak > 0
     return [
         gap_now,
         gap_now - float(gap[max(n - 5, 0)]),
@@ -230,8 +233,8 @@ def features_at(s: Series, n: int, context: Context | None = None) -> list[float
         float(s.overdue[n - 1]) / max(float(s.open[n - 1]), 1.0),
         _change(s.open[r4], s.open[early]),
         _change(s.checkins[r4], s.checkins[early]),
-        _change(s.workforce[r4], s.workforce[early]),
-        float(s.workforce[r4].sum()) / (r4.stop - r4.start) / max(peak, 1.0),
+        _change(s.workforce[r4], s.workforce[early]) if crew_known else 0.0,
+        float(s.workforce[r4].sum()) / (r4.stop - r4.start) / peak if crew_known else 1.0,
         float(s.shortage[r4].sum()) / days4,
         float(s.shortage[:n].sum()) / days,
         float(s.weather[r4].sum()) / days4,

@@ -85,3 +85,19 @@ def test_money_precision_is_irrelevant(histories):
     h = histories[4]
     assert isinstance(h.total_investment, Decimal)
     assert set(features(snapshot(h, 0.3))) == set(FEATURES)
+
+
+def test_crew_signals_are_neutral_when_no_crew_was_reported_before(histories):
+    """A platform project whose daily logs start late has zero crew in its first weeks: that is
+    no report, not a crew that then grew twelvefold."""
+    h = snapshot(histories[0], 0.5)
+    n = len(h.weeks)
+    quiet = tuple(dataclasses.replace(w, workforce=0 if i < n - 4 else 12) for i, w in enumerate(h.weeks))
+    got = features(dataclasses.replace(h, weeks=quiet))
+    assert got["workforce_vs_peak"] == 1.0
+    assert got["workforce_change"] == 0.0
+    # With crews reported before, the same recent crew is compared with them.
+    reported = tuple(dataclasses.replace(w, workforce=6 if i < n - 4 else 12) for i, w in enumerate(h.weeks))
+    got = features(dataclasses.replace(h, weeks=reported))
+    assert got["workforce_vs_peak"] == pytest.approx(2.0)
+    assert got["workforce_change"] == pytest.approx(6 / 18)
