@@ -109,7 +109,13 @@ def test_processes_lists_each_file_once_by_its_main_process(session, designer):
     rows = {r["key"]: r for r in designer.get("/designer/api/processes").get_json()}
 
     # project_review_round lives in project_approval.bpmn: the file is one unit of design.
-    assert set(rows) == {"project_approval", "rectification", "milestone_payment", "risk_response", "brand_new"}
+    assert set(rows) == {
+        "project_approval",
+        "rectification",
+        "milestone_payment",
+        "risk_response",
+        "brand_new",
+    }
     assert rows["project_approval"]["file_name"] == "project_approval.bpmn"
     assert rows["project_approval"]["latest_version"] == 1
     assert rows["project_approval"]["deployed_by"] == "cli"
