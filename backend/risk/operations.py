@@ -57,7 +57,17 @@ def dispatch(ctx: OperationContext, *, warning_id) -> dict:
     if current is not None and current.is_open:  # a retried call: the round is already out
         return {"mode": mode, "round": rounds - 1, "ticket_id": current.id, "ticket_number": current.number}
     grade = warning.current_grade or warning.grade
-    ticket = tickets.raise_ticket(
+    # A savepoint: when the ticket's process cannot start, the ticket row goes too, so that the
+    # host's retries (and the operator's retry of the incident) do not leave a ticket each.
+    with session.begin_nested():
+        ticket = _raise_ticket(session, warning, grade, rounds)
+    warning.ticket_id = ticket.id
+    warnings._event(warning, ctx.now, "ticket", note=f"派发整改工单 {ticket.number} (第 {rounds} 轮)")
+    return {"mode": mode, "round": rounds, "ticket_id": ticket.id, "ticket_number": ticket.number}
+
+
+def _raise_ticket(session, warning: RiskWarning, grade: str, rounds: int) -> Ticket:
+    return tickets.raise_ticket(
         session=session,
         project_id=warning.project_id,
         source="risk",
@@ -70,9 +80,6 @@ def dispatch(ctx: OperationContext, *, warning_id) -> dict:
         evidence=[],
         raised_by=warnings.SYSTEM_ACTOR,
     )
-    warning.ticket_id = ticket.id
-    warnings._event(warning, ctx.now, "ticket", note=f"派发整改工单 {ticket.number} (第 {rounds} 轮)")
-    return {"mode": mode, "round": rounds, "ticket_id": ticket.id, "ticket_number": ticket.number}
 
 
 @operation(

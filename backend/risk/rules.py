@@ -54,8 +54,12 @@ DEFAULTS: dict[str, tuple[Decimal, str]] = {
     "model_yellow": (Decimal("0.2"), "模型预测延期概率达到 (黄色预警, 0~1)"),
     "model_orange": (Decimal("0.4"), "模型预测延期概率达到 (橙色预警, 0~1)"),
     "model_red": (Decimal("0.7"), "模型预测延期概率达到 (红色预警, 0~1)"),
+    # Not a level: the time limit of the coordination task (协调督办) a dispatch starts, read
+    # when dispatching and handed to the risk_response process as `coordination_days`.
+    "coordination_days": (Decimal("3"), "协调督办办理时限 (工作日)"),
 }
 MAX_VALUE = Decimal("100000")
+COORDINATION_DAYS_MAX = 60  # working days; the calendar holds only a few years ahead
 
 
 class RiskSettingsError(ValueError):
@@ -96,7 +100,8 @@ def settings(*, session) -> dict[str, Decimal]:
 
 def save_settings(*, session, values: dict[str, str], by: str) -> dict[str, Decimal]:
     """Store changed levels after checking the whole resulting set: numbers >= 0, probabilities
-    <= 1, and yellow <= orange <= red for each rule and the model."""
+    <= 1, and yellow <= orange <= red for each rule and the model; coordination_days a whole
+    number of working days from 1 to COORDINATION_DAYS_MAX."""
     errors: dict[str, str] = {}
     merged = settings(session=session)
     given: dict[str, Decimal] = {}
@@ -110,7 +115,12 @@ def save_settings(*, session, values: dict[str, str], by: str) -> dict[str, Deci
         except InvalidOperation:
             errors[key] = "请填写数字"
             continue
-        if not number.is_finite() or number < 0:
+        if key == "coordination_days":
+            if not _whole_days(number):
+                errors[key] = f"须为 1 至 {COORDINATION_DAYS_MAX} 之间的整数 (工作日)"
+            else:
+                given[key] = number
+        elif not number.is_finite() or number < 0:
             errors[key] = "须为不小于 0 的数字"
         elif number > MAX_VALUE:
             errors[key] = f"不能超过 {MAX_VALUE}"
@@ -140,6 +150,19 @@ def save_settings(*, session, values: dict[str, str], by: str) -> dict[str, Deci
             row.value, row.updated_by, row.updated_at = text, by, now
     session.flush()
     return settings(session=session)
+
+
+def coordination_days(limits: dict[str, Decimal]) -> int:
+    """The coordination task's time limit in working days (a stored value out of range, written
+    around save_settings, falls back to the default)."""
+    value = limits.get("coordination_days", DEFAULTS["coordination_days"][0])
+    return int(value if _whole_days(value) else DEFAULTS["coordination_days"][0])
+
+
+def _whole_days(number: Decimal) -> bool:
+    return (
+        number.is_finite() and number == number.to_integral_value() and 1 <= number <= COORDINATION_DAYS_MAX
+    )
 
 
 def grade_of(value, limits: dict[str, Decimal], base: str) -> str | None:

@@ -21,9 +21,12 @@ now when D is today: what is known at the end of that day):
 - planned_paid(week) = Σ amounts of the payment milestones dated by the week's end;
   actual_paid(week) = Σ disbursed payments (funds' `paid`) disbursed by the week's moment.
 - overdue step: an open inbox task of one of the project's processes (business key = the
-  project code) with due_at <= the moment, outside ticket processes, labelled by its title;
-  and an open ticket whose deadline passed, labelled by its number. Working days past are
-  the inbox's (backend.tasks.service.days_left, negated).
+  project code) with due_at <= the moment, outside ticket processes and outside the
+  risk_response processes, labelled by its title; and an open ticket whose deadline passed,
+  labelled by its number, except the tickets a risk warning dispatched (source "risk"): a
+  warning's own remedy running late must not raise a warning about itself (the ticket's own
+  escalation handles it). Working days past are the inbox's (backend.tasks.service.days_left,
+  negated).
 - open ticket at a moment: created by then and not closed by then; overdue: open and its
   deadline <= the moment.
 - check-in gap: None unless the project has a site or a contract (it is being built); days
@@ -39,8 +42,9 @@ now when D is today: what is known at the end of that day):
 - weeks: Monday to Sunday, from the Monday of the planned start (or of the first check-in or
   daily log when earlier, but not before the format's bound of 92 days before the plan) to
   the week of as_of; none before the project starts. contractor: the unit name of the
-  tickets' responsible contract (tickets.service.responsible_unit), "" without a contract
-  (the exchange format wants a name: such a history is scored, not exported).
+  tickets' responsible contract (tickets.service.responsible_unit); without a contract the
+  placeholder NO_CONTRACTOR ("未签约"), since the exchange format wants a non-empty name (the
+  owner unit's name would give the owner a contractor's record in the model's features).
 """
 
 from bisect import bisect_left, bisect_right
@@ -56,7 +60,7 @@ from backend.contracts.models import Contract, Payment, PaymentMilestone
 from backend.db import utcnow
 from backend.org.models import Unit
 from backend.projects.models import Project
-from backend.risk.history import WEEKS_BEFORE_START, History, Week
+from backend.risk.history import MAX_TEXT, WEEKS_BEFORE_START, History, Week
 from backend.schedule import service as schedule
 from backend.schedule.models import WbsItem, WbsProgress
 from backend.site.models import ProjectSite, SiteCheckin, SiteLog, SiteLogShortage
@@ -67,6 +71,8 @@ from backend.workdays.service import end_of_day, get_calendar, local_date
 from backend.workflow.models import HumanTask
 
 WATCHED_STATES = ("approved", "in_construction")
+NO_CONTRACTOR = "未签约"  # the contractor of a history without a contract (see the docstring)
+RISK_PROCESS = "risk_response"  # backend/risk/warnings.py PROCESS_KEY
 BAD_WEATHER = frozenset({"rain", "heavy_rain", "snow", "wind", "frost", "heat"})
 HUNDRED = Decimal("100")
 ZERO = Decimal(0)
@@ -183,6 +189,7 @@ def current_signals(*, session, project: Project, as_of: date) -> ProjectSignals
         )
     )
     late_tickets = [t for t in tickets if t.overdue or t.deadline <= moment]
+    late_steps = [t for t in late_tickets if t.source != "risk"]
     calendar = get_calendar(session=session)
     steps = [
         (task.title or task.element_id, -days_left(calendar=calendar, due_at=task.due_at, now=moment))
@@ -193,6 +200,7 @@ def current_signals(*, session, project: Project, as_of: date) -> ProjectSignals
                 HumanTask.state == "open",
                 HumanTask.due_at.is_not(None),
                 HumanTask.due_at <= moment,
+                HumanTask.process_key != RISK_PROCESS,
                 HumanTask.instance_id.not_in(
                     sa.select(Ticket.instance_id).where(
                         Ticket.project_id == project.id, Ticket.instance_id.is_not(None)
@@ -203,7 +211,7 @@ def current_signals(*, session, project: Project, as_of: date) -> ProjectSignals
         )
     ]
     steps += [
-        (t.number, max(-days_left(calendar=calendar, due_at=t.deadline, now=moment), 1)) for t in late_tickets
+        (t.number, max(-days_left(calendar=calendar, due_at=t.deadline, now=moment), 1)) for t in late_steps
     ]
 
     unit_id, _basis = responsible_unit(session=session, project_id=project.id)
@@ -439,9 +447,10 @@ def weekly_history(*, session, project: Project, as_of: date) -> History:
         )
 
     unit_id, basis = responsible_unit(session=session, project_id=pid)
-    contractor = ""
+    contractor = NO_CONTRACTOR
     if basis == "contract":
-        contractor = session.scalar(sa.select(Unit.name).where(Unit.id == unit_id)) or ""
+        name = session.scalar(sa.select(Unit.name).where(Unit.id == unit_id))
+        contractor = (name or "").strip()[:MAX_TEXT].strip() or NO_CONTRACTOR
     return History(
         project_id=project.code,
         industry=project.industry,

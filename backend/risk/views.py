@@ -210,6 +210,7 @@ def _render_settings(*, values: dict[str, str], errors: dict[str, str], status: 
         for cause, base in rules.RULES.items()
     ]
     groups.append((CAUSE_LABELS["model_delay"], [rules.MODEL_KEYS[g] for g in ("yellow", "orange", "red")]))
+    groups.append((_("协调督办"), ["coordination_days"]))
     return (
         render_template(
             "risk/settings.html",

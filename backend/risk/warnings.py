@@ -50,6 +50,11 @@ COORDINATION_GROUPS = {
 TICKET_CATEGORIES = {"payment_overdue": "funds"}  # others: schedule
 TICKET_SEVERITIES = {"red": "major", "orange": "general"}
 RANK = {None: 0, "yellow": 1, "orange": 2, "red": 3}
+# A risk_response instance in one of these states will never close its warning: the warning goes
+# back to open so that it is dispatched again (cancelled in the cockpit; completed without
+# passing through risk.close, e.g. terminated). An instance in "incident" is kept: an operator
+# repairs it (a new instance beside it could dispatch a second ticket for the same cause).
+ENDED_STATES = {"cancelled": "已取消", "completed": "已结束"}
 _MODEL_UNSET = object()
 
 
@@ -69,9 +74,17 @@ def dispatch_mode(cause: str, grade: str | None) -> str:
 
 
 def _event(
-    warning: RiskWarning, now: datetime, event: str, *, by: str = SYSTEM_ACTOR, note: str = ""
+    warning: RiskWarning,
+    now: datetime,
+    event: str,
+    *,
+    by: str = SYSTEM_ACTOR,
+    note: str = "",
+    instance: int | None = None,
 ) -> None:
     entry = {"at": now.isoformat(), "event": event, "grade": warning.current_grade, "by": by, "note": note}
+    if instance is not None:
+        entry["instance"] = instance
     warning.history = [*(warning.history or []), entry]  # a new list: JSON columns track assignment
 
 
@@ -165,6 +178,7 @@ def evaluate_project(
             findings.append(found)
 
     live = {w.cause: w for w in _live(session, project.id)}
+    _reconcile_instances(session, list(live.values()), now, counts)
     firing = set()
     for finding in findings:
         firing.add(finding.cause)
@@ -178,7 +192,7 @@ def evaluate_project(
             counts["updated"] += 1
         warning.evaluated_at = now
         if RANK[warning.current_grade] >= RANK["orange"] and _claim_dispatch(session, warning, now):
-            _dispatch(session, project, warning)
+            _dispatch(session, project, warning, limits)
             counts["dispatched"] += 1
         elif _ticket_done(session, warning):
             # Handled, yet the cause persists at an evaluation after it: the process re-checks
@@ -189,14 +203,18 @@ def evaluate_project(
         if cause in firing:
             continue
         warning.evaluated_at = now
-        if warning.current_grade is None:
-            continue
-        warning.current_grade, warning.cleared_at = None, now
-        _event(warning, now, "cleared", note="预警原因已消除")
-        counts["cleared"] += 1
+        if warning.current_grade is not None:
+            warning.current_grade, warning.cleared_at = None, now
+            _event(warning, now, "cleared", note="预警原因已消除")
+            counts["cleared"] += 1
+        elif warning.instance_id is not None or warning.status == "closed":
+            continue  # cleared before, its process verifies it
         if warning.instance_id is None:
-            # Never dispatched (yellow): nothing to verify, it closes with its cause.
-            close_warning(session=session, warning=warning, now=now, note="未派单的预警随原因消除关闭")
+            # Never dispatched (yellow), or its process ended without closing it (reopened
+            # above): nothing verifies it any more, it closes with its cause.
+            reopened = any(e.get("event") == "reopened" for e in warning.history or [])
+            note = "处置流程已终止, 预警随原因消除关闭" if reopened else "未派单的预警随原因消除关闭"
+            close_warning(session=session, warning=warning, now=now, note=note)
             counts["closed"] += 1
         else:
             warning.status = "cleared"
@@ -206,7 +224,88 @@ def evaluate_project(
 
 
 def _zero_counts() -> dict:
-    return {"projects": 0, "raised": 0, "updated": 0, "cleared": 0, "closed": 0, "dispatched": 0, "failed": 0}
+    return {
+        "projects": 0,
+        "raised": 0,
+        "updated": 0,
+        "cleared": 0,
+        "closed": 0,
+        "dispatched": 0,
+        "reopened": 0,
+        "incidents": 0,
+        "failed": 0,
+    }
+
+
+def _reconcile_instances(session, live: list[RiskWarning], now: datetime, counts: dict) -> None:
+    """Look at the risk_response instance of each dispatched live warning: one that ended without
+    closing its warning (ENDED_STATES) puts the warning back to open, to be dispatched again; one
+    in incident is noted in the warning's history (once per spell) and left to an operator."""
+    from backend.workflow.models import ProcessInstance
+
+    ids = {w.instance_id for w in live if w.instance_id is not None}
+    if not ids:
+        return
+    states = dict(
+        session.execute(
+            sa.select(ProcessInstance.id, ProcessInstance.state).where(ProcessInstance.id.in_(ids))
+        ).all()
+    )
+    for warning in live:
+        if warning.instance_id is None:
+            continue
+        state = states.get(warning.instance_id)
+        if state in ENDED_STATES or state is None:
+            if _reopen(session, warning, state, now):
+                counts["reopened"] += 1
+            continue
+        last = next(
+            (
+                e["event"]
+                for e in reversed(warning.history or [])
+                if e.get("instance") == warning.instance_id
+                and e.get("event") in ("instance_incident", "instance_recovered")
+            ),
+            None,
+        )
+        if state == "incident":
+            counts["incidents"] += 1
+            if last != "instance_incident":
+                _event(
+                    warning,
+                    now,
+                    "instance_incident",
+                    note=f"处置流程异常 (实例 #{warning.instance_id}), 待运维人员修复",
+                    instance=warning.instance_id,
+                )
+        elif last == "instance_incident":
+            _event(
+                warning,
+                now,
+                "instance_recovered",
+                note=f"处置流程已恢复 (实例 #{warning.instance_id})",
+                instance=warning.instance_id,
+            )
+
+
+def _reopen(session, warning: RiskWarning, state: str | None, now: datetime) -> bool:
+    """Compare-and-set on instance_id (of two evaluations noticing the same ended instance, one
+    reopens, so only one dispatches again). The ticket stays linked: while it is open, the next
+    round's risk.dispatch takes it over instead of raising a second one."""
+    ended = warning.instance_id
+    won = session.execute(
+        sa.update(RiskWarning)
+        .where(RiskWarning.id == warning.id, RiskWarning.instance_id == ended)
+        .values(instance_id=None, dispatched_at=None, status="open")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not won:
+        session.refresh(warning)
+        return False
+    warning.instance_id, warning.dispatched_at, warning.status = None, None, "open"
+    how = ENDED_STATES.get(state, "已不存在")
+    _event(warning, now, "reopened", note=f"处置流程{how} (实例 #{ended}), 预警恢复待处置", instance=ended)
+    return True
 
 
 def _live(session, project_id: int) -> list[RiskWarning]:
@@ -297,7 +396,7 @@ def _claim_dispatch(session, warning: RiskWarning, now: datetime) -> bool:
     return True
 
 
-def _dispatch(session, project, warning: RiskWarning) -> None:
+def _dispatch(session, project, warning: RiskWarning, limits) -> None:
     mode = dispatch_mode(warning.cause, warning.current_grade)
     instance = workflow.start_instance(
         session=session,
@@ -313,6 +412,8 @@ def _dispatch(session, project, warning: RiskWarning) -> None:
             "title": warning.title,
             "mode": mode,
             "coordination_group": COORDINATION_GROUPS.get(warning.cause, "fgw.reviewer"),
+            # The coordination task's time limit (working days): its due time and timers.
+            "coordination_days": rules.coordination_days(limits),
         },
     )
     warning.instance_id = instance.id
@@ -435,3 +536,46 @@ def evaluate_command():
     counts = evaluate_all(session=db.session, now=utcnow())
     db.session.commit()
     click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
+
+
+@risk_cli.command("export")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "--which",
+    type=click.Choice(["all", "watched", "completed"]),
+    default="all",
+    show_default=True,
+    help="watched: approved or under construction; completed: finished; all: both.",
+)
+def export_command(file, which):
+    """Write the platform's projects as histories of the exchange format, one JSON line each (what
+    `risk import` reads back). A project with no week yet (not started) is skipped; a history
+    the import would refuse is reported and left out."""
+    from backend.db import utcnow
+    from backend.extensions import db
+    from backend.projects.models import Project
+    from backend.risk.history import HistoryError, dump_line, parse_line, write_jsonl
+    from backend.risk.signals import WATCHED_STATES, weekly_history
+
+    states = {"watched": WATCHED_STATES, "completed": ("completed",)}.get(
+        which, (*WATCHED_STATES, "completed")
+    )
+    as_of = beijing_date(utcnow())
+    histories, skipped, refused = [], 0, 0
+    for project in db.session.scalars(
+        sa.select(Project).where(Project.status.in_(states)).order_by(Project.id)
+    ):
+        h = weekly_history(session=db.session, project=project, as_of=as_of)
+        if h is None or not h.weeks:
+            skipped += 1
+            continue
+        try:
+            parse_line(dump_line(h))
+        except HistoryError as exc:
+            click.echo(f"{project.code}: {exc}", err=True)
+            refused += 1
+            continue
+        histories.append(h)
+    db.session.rollback()  # read only
+    count = write_jsonl(file, histories)
+    click.echo(f"exported={count} skipped={skipped} refused={refused} file={file}")

@@ -26,7 +26,7 @@ from backend.workflow.models import ProcessDefinition
 FORM_PROPERTY = "formJsonSchemaFilename"
 # Who may do a user task: a lane (department/role), or an explicit group, or an assignee expression.
 ASSIGNMENT_PROPERTIES = ("candidateGroups", "candidateGroupExpression", "assignee")
-EXPRESSION_PROPERTIES = ("assignee", "candidateGroupExpression")
+EXPRESSION_PROPERTIES = ("assignee", "candidateGroupExpression", "timeLimitWorkingDaysExpression")
 
 
 @dataclass

@@ -312,7 +312,7 @@ def _sync_human_tasks(
             multi_instance_total=task.instance_count,
             item=json_safe(task.item),
             properties=props,
-            due_at=_due_at(ctx, props),
+            due_at=_due_at(ctx, props, task),
             created_at=ctx.now,
             state="open",
             outcome=None,
@@ -352,8 +352,12 @@ def _evaluate_property(ctx: HostContext, task, name: str) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
-def _due_at(ctx: HostContext, props: dict) -> datetime | None:
-    limit = props.get("timeLimitWorkingDays")
+def _due_at(ctx: HostContext, props: dict, task=None) -> datetime | None:
+    # timeLimitWorkingDaysExpression (e.g. a setting handed over as a variable) wins over the
+    # static timeLimitWorkingDays, which stays the fallback when the expression fails.
+    limit = (
+        _evaluate_property(ctx, task, "timeLimitWorkingDaysExpression") if task is not None else None
+    ) or props.get("timeLimitWorkingDays")
     if not limit:
         return None
     try:

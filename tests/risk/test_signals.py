@@ -324,7 +324,7 @@ def test_a_project_without_wbs_site_or_contract(session, units):
     assert (s.open_tickets, s.overdue_tickets) == (0, 0)
     assert s.responsible_unit_id == owner.id
     h = signals.weekly_history(session=session, project=project, as_of=AS_OF)
-    assert h.contractor == "" and h.actual_end is None
+    assert h.contractor == signals.NO_CONTRACTOR and h.actual_end is None  # "未签约"
     assert len(h.weeks) == 4
     assert {(w.planned_progress, w.actual_progress, w.workforce, w.checkins) for w in h.weeks} == {
         (0.0, 0.0, 0, 0)
