@@ -38,19 +38,18 @@ def retrain_days() -> float:
 
 
 def platform_histories(*, session, as_of: date) -> list[History]:
-    """The platform's completed projects as finished histories; [] without the signals module."""
-    try:
-        from backend.risk.signals import weekly_history
-    except ImportError:  # signals.py is optional for training
-        return []
+    """The platform's completed projects with a contractor, as finished histories."""
     from backend.projects.models import Project
+    from backend.risk.signals import NO_CONTRACTOR, weekly_history
 
     out = []
     for project in session.scalars(
         sa.select(Project).where(Project.status == "completed").order_by(Project.id)
     ):
         h = weekly_history(session=session, project=project, as_of=as_of)
-        if h is not None and h.weeks and h.actual_end is not None and h.contractor:
+        # A project without a contract has no contractor record to learn from ("未签约" would pool
+        # unrelated projects into one pseudo-contractor).
+        if h is not None and h.weeks and h.actual_end is not None and h.contractor != NO_CONTRACTOR:
             out.append(h)
     return out
 
