@@ -2,7 +2,7 @@
 
 Method (simple and honest): a signal's contribution is how much the model's log-odds drop when
 that signal alone is replaced by its training median (log-odds, not the calibrated probability:
-isotonic calibration is flat near 0 and 1, where every single swap would show no change).
+the probability is flat near 0 and 1, where every single swap would show no change).
 Only signals that raise the risk are listed. It ignores interactions between signals; it says
 what moved this score, not what causes delays.
 """

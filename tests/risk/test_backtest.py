@@ -66,3 +66,22 @@ def test_cli_train_saves_a_version(app, sets, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert result.output.startswith("version=1 projects=")
     assert (tmp_path / "models" / "model-v1.joblib").exists()
+
+
+@pytest.fixture(scope="module")
+def cross_generator():
+    return simulator.simulate(300, seed=41), altgen.generate(300, seed=141)
+
+
+def test_on_another_generator_the_model_does_not_rank_below_the_schedule_deviation(cross_generator):
+    """Trained on the simulator, scored on altgen (another mechanism): at every horizon the
+    model ranks projects at least about as well as the naive score (the schedule deviation). The
+    earlier single logistic model fell 0.009 below it at 75 % here (its other signals overrode
+    the deviation late in the plan); the stacked model stays within rounding of it or above.
+    A small fixed-seed set, so a margin of 0.002 is allowed instead of a strict "above"."""
+    a, b = cross_generator
+    result = evaluate(train(a, seed=0), b)
+    for horizon, m in result["horizons"].items():
+        assert m["auc"] >= m["naive_auc"] - 0.002, (horizon, m["auc"], m["naive_auc"])
+    early = result["horizons"][0.25]
+    assert early["auc"] > early["naive_auc"] + 0.005

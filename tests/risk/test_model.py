@@ -11,6 +11,7 @@ import pytest
 
 from backend.risk import model as risk_model
 from backend.risk.explain import explain, explain_histories
+from backend.risk.features import FEATURES
 from backend.risk.history import History, Week
 from backend.risk.model import RiskModelError, grade, load, save, thresholds, train
 
@@ -170,12 +171,19 @@ def test_history_helper_is_late_when_slow():
 def test_signals_far_outside_training_count_as_the_most_extreme_seen(trained, app, model_dir):
     """A linear model would extrapolate a signal far outside training (a crew 50 times its early
     peak after a sparse start on the platform) into certainty; the model scores it as the
-    training data's 99th percentile instead."""
+    training data's 99th percentile instead. Not the schedule deviation: days behind far beyond
+    training do mean late, and other generators' projects run later than the training set's."""
     histories, model = trained
     X = model.matrix([histories[0]])
     unclipped = dataclasses.replace(model, bounds=None)
     moved = 0
+    deviation = FEATURES.index("es_days_behind")
+    far = X.copy()
+    far[0, deviation] = model.bounds[1, deviation] + 365
+    assert model.logit_matrix(far)[0] > model.logit_matrix(X)[0] + 1
     for column in range(X.shape[1]):
+        if column == deviation:
+            continue
         at_bound, far_out = X.copy(), X.copy()
         at_bound[0, column] = model.bounds[1, column]
         far_out[0, column] = model.bounds[1, column] + 50 * (abs(model.bounds[1, column]) + 1)
@@ -185,3 +193,30 @@ def test_signals_far_outside_training_count_as_the_most_extreme_seen(trained, ap
     with app.app_context():
         save(model)
         assert np.allclose(risk_model.load_latest().bounds, model.bounds)
+
+
+def test_a_file_of_the_older_format_is_refused_and_counts_as_no_model(app, trained, model_dir):
+    """A model saved before the stacked format: load refuses it in Chinese, latest_version says
+    there is none (so the scheduler retrains at once), and the next save is a new version."""
+    import joblib
+
+    _, model = trained
+    with app.app_context():
+        save(model)
+        old_card = {k: v for k, v in model.card.items() if k != "format"}
+        joblib.dump(
+            {"classifier": object(), "context": model.context, "card": old_card},
+            model_dir / "model-v1.joblib",
+        )
+        (model_dir / "model-v1.json").write_text(json.dumps(old_card), "utf-8")
+        with pytest.raises(RiskModelError, match="旧格式.*重新训练"):
+            load(version=1)
+        with pytest.raises(RiskModelError, match="旧格式"):
+            risk_model.load_latest()
+        assert risk_model.latest_version() is None
+        from backend.risk.warnings import load_model
+
+        assert load_model() is None  # the rules still run without it
+        save(model)
+        assert risk_model.latest_version()[0] == 2
+        assert risk_model.load_latest().version == 2
