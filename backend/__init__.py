@@ -67,6 +67,7 @@ def _register_domains(app: Flask) -> None:
         health,
         i18n,
         jobs,
+        kpi,
         ledger,
         metrics,
         org,
@@ -115,6 +116,7 @@ def _register_domains(app: Flask) -> None:
     publicpage.init_app(app)  # /p/<code>: public progress page, QR, feedback
     tickets.init_app(app)
     risk.init_app(app)  # early warning over the delivery data; dispatches tickets (after tickets)
+    kpi.init_app(app)  # indicators and the leadership cockpit (/leader), over the domains above
     # Operations: the cockpit over every process's instances.
     cockpit.init_app(app)
     # Integrators: signed inbound hooks, outbound event webhooks.

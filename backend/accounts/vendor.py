@@ -40,6 +40,8 @@ ASSETS = {
     # The schedule page's Gantt chart (backend/static/gantt.js).
     "frappe-gantt/frappe-gantt.umd.js": ("frappe-gantt", "dist/frappe-gantt.umd.js"),
     "frappe-gantt/frappe-gantt.css": ("frappe-gantt", "dist/frappe-gantt.css"),
+    # The leadership cockpit's charts (backend/kpi/static/leader.js); the full build has treemap.
+    "echarts/echarts.min.js": ("echarts", "dist/echarts.min.js"),
 }
 
 

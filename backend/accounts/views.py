@@ -12,6 +12,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from backend.accounts import lockout, service, sessions, totp
 from backend.accounts.errors import AccountError, AccountLocked, InvalidCredentials
 from backend.audit import record
+from backend.authz import has_permission
 from backend.extensions import db
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
@@ -51,6 +52,9 @@ def _setup_first():
 @bp.get("/")
 @login_required
 def home():
+    # Leaders work no tasks: their start page is the cockpit (everyone else's is the inbox).
+    if has_permission(current_user, "kpi.view") and not has_permission(current_user, "task.work"):
+        return redirect(url_for("kpi.index"))
     return redirect(url_for("tasks.inbox"))
 
 

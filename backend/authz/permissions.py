@@ -44,6 +44,8 @@ PERMISSIONS: dict[str, str] = {
     # risk early warning (风险预警)
     "risk.view": "查看风险预警和预测模型",
     "risk.manage": "设置风险预警阈值和重新训练模型",
+    # performance indicators and the leadership cockpit (绩效指标、领导驾驶舱)
+    "kpi.view": "查看绩效指标和领导驾驶舱",
 }
 
 # The three administrators (三员分立): never combined with each other or with a business role.
@@ -62,6 +64,7 @@ ROLE_NAMES: dict[str, str] = {
     "supervisor": "监理单位",
     "designer": "流程设计员",
     "operator": "运维人员",
+    "leader": "领导",
     "sysadmin": "系统管理员",
     "secadmin": "安全管理员",
     "auditadmin": "审计管理员",
@@ -85,7 +88,7 @@ DEFAULT_GRANTS: dict[str, frozenset[str]] = {
         }
     ),
     "window": frozenset(_WORKER | {"export.data", "evidence.deposit", "evidence.read", "publication.manage"}),
-    "reviewer": frozenset(_WORKER | {"export.data", "evidence.read", "risk.view"}),
+    "reviewer": frozenset(_WORKER | {"export.data", "evidence.read", "risk.view", "kpi.view"}),
     "head": frozenset(
         _WORKER
         | {
@@ -97,14 +100,24 @@ DEFAULT_GRANTS: dict[str, frozenset[str]] = {
             "site.inspect",
             "risk.view",
             "risk.manage",
+            "kpi.view",
         }
     ),
     "finance": frozenset(
-        _WORKER | {"export.data", "evidence.read", "funds.read", "funds.import", "funds.plan", "risk.view"}
+        _WORKER
+        | {
+            "export.data",
+            "evidence.read",
+            "funds.read",
+            "funds.import",
+            "funds.plan",
+            "risk.view",
+            "kpi.view",
+        }
     ),
     "expert": frozenset({"project.read", "task.work"}),
     "inspector": frozenset(
-        _WORKER | {"export.data", "evidence.read", "funds.read", "site.inspect", "risk.view"}
+        _WORKER | {"export.data", "evidence.read", "funds.read", "site.inspect", "risk.view", "kpi.view"}
     ),
     "contractor": frozenset({"project.read", "task.work", "process.start", "site.checkin"}),
     "supervisor": frozenset({"project.read", "task.work", "process.start", "site.checkin", "site.inspect"}),
@@ -121,8 +134,12 @@ DEFAULT_GRANTS: dict[str, frozenset[str]] = {
             "scope.all",
             "risk.view",
             "risk.manage",
+            "kpi.view",
         }
     ),
+    # Leadership (领导): reads the cockpit, projects, warnings and money of their region; no
+    # business action.
+    "leader": frozenset({"project.read", "kpi.view", "risk.view", "funds.read"}),
     "sysadmin": frozenset({"accounts.manage", "config.manage"}),
     "secadmin": frozenset({"roles.manage"}),
     "auditadmin": frozenset({"audit.read", "audit.export", "evidence.read"}),

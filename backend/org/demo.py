@@ -53,6 +53,9 @@ PEOPLE = (
     ("operator", "马骏", None, None, "330000", ["operator"]),
     # A city-level 发改 reviewer (杭州): sees Hangzhou's projects and tasks only (data scope).
     ("hz_reviewer", "钱晓峰", "fgw", None, "330100", ["reviewer"]),
+    # Leaders (领导驾驶舱): the province sees every region, the city leader 杭州 only.
+    ("leader", "周建国", None, None, "330000", ["leader"]),
+    ("hz_leader", "许文华", None, None, "330100", ["leader"]),
     # 三员分立: three administrators, each one role only, none doing business work.
     ("sysadmin", "系统管理员", None, None, "330000", ["sysadmin"]),
     ("secadmin", "安全管理员", None, None, "330000", ["secadmin"]),

@@ -26,10 +26,10 @@ WORKERS = frozenset(  # task.work: claim, complete, return, transfer, sign ...
     {"owner", "window", "reviewer", "head", "finance", "expert", "inspector", "contractor", "supervisor"}
 )
 STARTERS = (WORKERS - {"expert"}) | {"operator"}  # process.start (operators: integration keys)
-READERS = WORKERS | {"operator"}  # project.read
+READERS = WORKERS | {"operator", "leader"}  # project.read
 EVIDENCE_READERS = frozenset({"owner", "window", "reviewer", "head", "finance", "inspector", "auditadmin"})
 EVIDENCE_DEPOSITORS = frozenset({"window", "head"})
-FUNDS_READERS = frozenset({"owner", "head", "finance", "inspector"})  # funds.read
+FUNDS_READERS = frozenset({"owner", "head", "finance", "inspector", "leader"})  # funds.read
 FUNDS_IMPORTERS = frozenset({"finance"})  # funds.import (the finance system's key owner)
 FUNDS_PLANNERS = frozenset({"head", "finance"})  # funds.plan (年度计划投资)
 HEADS = frozenset({"head"})
@@ -44,8 +44,9 @@ DESIGNERS = frozenset({"designer"})
 SYSADMIN = frozenset({"sysadmin"})
 SECADMIN = frozenset({"secadmin"})
 AUDITADMIN = frozenset({"auditadmin"})
-RISK_VIEWERS = frozenset({"reviewer", "head", "finance", "inspector", "operator"})  # risk.view
+RISK_VIEWERS = frozenset({"reviewer", "head", "finance", "inspector", "operator", "leader"})  # risk.view
 RISK_MANAGERS = frozenset({"head", "operator"})  # risk.manage (thresholds, retraining)
+KPI_VIEWERS = frozenset({"reviewer", "head", "finance", "inspector", "operator", "leader"})  # kpi.view
 
 EXPECTED: dict[str, object] = {
     # --- sign-in, account, language, assets, health -------------------------------------------
@@ -211,6 +212,14 @@ EXPECTED: dict[str, object] = {
     "POST /risk/settings": RISK_MANAGERS,
     "GET /risk/model": RISK_VIEWERS,
     "POST /risk/model/retrain": RISK_MANAGERS,
+    # --- leadership cockpit (领导驾驶舱): then the data scope (400 outside it) --------------------
+    "GET /leader/": KPI_VIEWERS,
+    "GET /leader/screen": KPI_VIEWERS,
+    "GET /leader/catalogue": KPI_VIEWERS,
+    "GET /leader/trace": KPI_VIEWERS,
+    "GET /leader/api/overview": KPI_VIEWERS,
+    "GET /leader/api/trend": KPI_VIEWERS,
+    "GET /leader/api/breakdown": KPI_VIEWERS,
     # --- operations (运维监控台) ------------------------------------------------------------------
     "GET /cockpit/instances": OPERATORS,
     "GET /cockpit/instances/<int:instance_id>": OPERATORS,

@@ -14,6 +14,7 @@ DEMO_USERNAMES = {
     "zj_reviewer", "zj_head", "zrzy_reviewer", "zrzy_head", "sthj_reviewer", "sthj_head",
     *(f"expert{i}" for i in range(1, 8)),
     "inspector", "contractor", "supervisor", "designer", "operator", "hz_reviewer",
+    "leader", "hz_leader",
     "sysadmin", "secadmin", "auditadmin",
 }  # fmt: skip
 
@@ -32,14 +33,14 @@ def names(users):
 
 def test_loader_is_registered_and_idempotent(session):
     assert load_org in demo.LOADERS
-    assert load_org(session=session) == 102 + 6 + 6 + 29
+    assert load_org(session=session) == 102 + 6 + 6 + 31
     session.commit()
     assert load_org(session=session) == 0
     session.commit()
     counts = [
         session.scalar(sa.select(sa.func.count()).select_from(m)) for m in (Region, Department, Unit, User)
     ]
-    assert counts == [102, 6, 6, 29]
+    assert counts == [102, 6, 6, 31]  # 31 people: the two leaders (issue 10) included
 
 
 def test_departments(session, org):
@@ -80,6 +81,8 @@ def test_demo_people(session, org):
     for admin in ("sysadmin", "secadmin", "auditadmin"):
         assert users[admin].roles == [admin]
     assert users["hz_reviewer"].region_code == "330100"
+    assert (users["leader"].roles, users["leader"].region_code) == (["leader"], "330000")
+    assert (users["hz_leader"].roles, users["hz_leader"].region_code) == (["leader"], "330100")
     for user in users.values():
         assert user.display_name and not user.display_name.isascii(), user.username
         assert user.region_code is not None

@@ -1,0 +1,973 @@
+"""The figures of the indicator catalogue (catalogue.py), their drill-down province → city →
+county → project, monthly trends, breakdowns and the records behind each figure.
+
+How a figure is computed: every indicator is a numerator and a denominator, each a SUM/COUNT
+over its records grouped in SQL (by the project's region, by project, by industry, by approval
+department), never a loop over projects. A region's parts are the sums of the parts of the
+division codes under it, so a parent's numerator and denominator are exactly the sums of its
+children's (a project sitting directly on a city's code is a child of that city at the
+project level). The rate is formed only at the end. Only projects in the person's data scope
+(backend.authz.scope.project_clause) count.
+
+Periods are Beijing calendar dates; UTC times are compared with the Beijing midnights that
+bound the period. "期末" (the cut) is the period's last day, or today when the period is not
+over yet. Keyword-only functions; nothing here writes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+
+from backend.approvals.models import ApprovalOpinion
+from backend.authz.scope import Scope, project_clause
+from backend.contracts.models import BudgetLine, Contract, Payment
+from backend.db import utcnow
+from backend.funds.models import Allocation, InvestmentReport
+from backend.kpi.catalogue import ACTIVE_STATUSES, BY_CODE, CATALOGUE
+from backend.org.models import Department, Region
+from backend.projects.models import Project
+from backend.publicpage.models import PublicFeedback
+from backend.risk.models import RiskWarning
+from backend.schedule.models import WbsItem
+from backend.tickets.models import Ticket
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+STARTED_STATUSES = ("in_construction", "completed")
+EXPERT_DEPARTMENT = "expert"
+EXPERT_LABEL = "专家评审"
+# Approval KPIs are the only ones with a department; the others have no value per department.
+DEPARTMENT_CODES = ("approval_on_time", "approval_mean_days")
+WARNING_GRADES = {"warnings_red": "red", "warnings_orange": "orange", "warnings_yellow": "yellow"}
+GRADE_LABELS = {"red": "红色", "orange": "橙色", "yellow": "黄色"}
+BREAKDOWNS = ("industry", "department")
+_PLACES = Decimal("0.0001")
+
+
+class KpiInputError(ValueError):
+    """A bad argument (period, region, indicator); str(e) is the Chinese message."""
+
+
+# --- periods -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    kind: str  # "year" | "quarter" | "month"
+    start: date  # first day, Beijing calendar
+    end: date  # first day after the period
+    label: str
+    key: str
+
+    @property
+    def months(self) -> list[Period]:
+        """The months of the period, in order."""
+        out, day = [], self.start
+        while day < self.end:
+            out.append(_month(day.year, day.month))
+            day = _next_month(day)
+        return out
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+
+
+def _month(year: int, month: int) -> Period:
+    start = date(year, month, 1)
+    return Period("month", start, _next_month(start), f"{year}年{month}月", f"{year}-{month:02d}")
+
+
+_YEAR = re.compile(r"(\d{4})")
+_QUARTER = re.compile(r"(\d{4})[Qq]([1-4])")
+_MONTH = re.compile(r"(\d{4})-(\d{1,2})")
+YEARS = range(2000, 2101)
+PERIOD_FORMAT = "期间应写作年（如 2026）、季度（如 2026Q3）或月份（如 2026-07）"
+
+
+def parse_period(text: str | None, *, today: date) -> Period:
+    """ "2026", "2026Q3", "2026-07"; None or "" = the current year (of `today`)."""
+    text = (text or "").strip()
+    if not text:
+        text = str(today.year)
+    if match := _YEAR.fullmatch(text):
+        year = _year(match.group(1))
+        return Period("year", date(year, 1, 1), date(year + 1, 1, 1), f"{year}年", str(year))
+    if match := _QUARTER.fullmatch(text):
+        year, quarter = _year(match.group(1)), int(match.group(2))
+        start = date(year, 3 * quarter - 2, 1)
+        end = date(year + 1, 1, 1) if quarter == 4 else date(year, 3 * quarter + 1, 1)
+        return Period("quarter", start, end, f"{year}年第{quarter}季度", f"{year}Q{quarter}")
+    if match := _MONTH.fullmatch(text):
+        year, month = _year(match.group(1)), int(match.group(2))
+        if not 1 <= month <= 12:
+            raise KpiInputError(PERIOD_FORMAT)
+        return _month(year, month)
+    raise KpiInputError(PERIOD_FORMAT)
+
+
+def _year(text: str) -> int:
+    year = int(text)
+    if year not in YEARS:
+        raise KpiInputError(f"年份应在 {YEARS.start} 至 {YEARS.stop - 1} 之间")
+    return year
+
+
+def _midnight_utc(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=SHANGHAI).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class _Window:
+    """A period with the instants and dates the queries compare against."""
+
+    period: Period
+    now: datetime
+    start_utc: datetime
+    end_utc: datetime  # the period's end instant
+    due_until_utc: datetime  # min(end, now): deadlines up to here have passed
+    cut: date  # 期末: the period's last day, or today if earlier
+
+    @property
+    def year(self) -> int:
+        return self.period.start.year
+
+    @property
+    def last_month(self) -> tuple[int, int]:
+        """(year, month) of the period's last month."""
+        last = self.period.end - timedelta(days=1)
+        return last.year, last.month
+
+
+def _window(period: Period, now: datetime | None) -> _Window:
+    now = now or utcnow()
+    today = now.astimezone(SHANGHAI).date()
+    end_utc = _midnight_utc(period.end)
+    return _Window(
+        period=period,
+        now=now,
+        start_utc=_midnight_utc(period.start),
+        end_utc=end_utc,
+        due_until_utc=min(end_utc, now),
+        cut=min(period.end - timedelta(days=1), today),
+    )
+
+
+# --- values ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Value:
+    code: str
+    value: Decimal | None
+    numerator: Decimal | None
+    denominator: Decimal | None
+    display: str
+
+
+def make_value(code: str, numerator, denominator) -> Value:
+    """The figure of `code` from its parts (None parts count as 0; benefit_ratio has none)."""
+    indicator = BY_CODE[code]
+    if code == "benefit_ratio":
+        return Value(code, None, None, None, "—")
+    num = Decimal(numerator or 0)
+    if indicator.unit == "个":
+        return Value(code, num, num, None, f"{int(num)}个")
+    den = Decimal(denominator or 0)
+    if not den:
+        return Value(code, None, num, den, "—")
+    value = num / den * (100 if indicator.unit == "%" else 1)
+    value = value.quantize(_PLACES, ROUND_HALF_UP)
+    shown = value.quantize(Decimal("0.01") if indicator.unit == "分" else Decimal("0.1"), ROUND_HALF_UP)
+    return Value(code, value, num, den, f"{shown}{indicator.unit}")
+
+
+# --- where the records are ---------------------------------------------------------------------
+
+
+def _day_diff(session, later, earlier):
+    """Days from `earlier` to `later` (dates), as an integer expression on either database."""
+    if session.get_bind().dialect.name == "sqlite":
+        return sa.cast(sa.func.julianday(later) - sa.func.julianday(earlier), sa.Integer)
+    return later - earlier
+
+
+def _is_leaf():
+    child = aliased(WbsItem)
+    return ~sa.exists().where(child.parent_id == WbsItem.id)
+
+
+def _statements(session, code: str, w: _Window, key, where: list):
+    """[(targets, select)] for `code`: each select gives rows (key, amount, amount, ...) (no key
+    when `key` is None), `targets` names each amount as (indicator code, 0 numerator | 1
+    denominator). A numerator and denominator over the same records come from one scan. `key`
+    is a column (Project.region_code, Project.id, Project.industry, ApprovalOpinion.department)
+    or None; `where` the clauses over Project."""
+
+    def grouped(amounts: dict, *clauses, joined=None):
+        targets = tuple(amounts)
+        columns = list(amounts.values()) if key is None else [key, *amounts.values()]
+        query = sa.select(*columns)
+        if joined is not None:
+            query = query.select_from(joined[0]).join(Project, joined[1])
+        query = query.where(*where, *clauses)
+        return targets, (query if key is None else query.group_by(key))
+
+    def count_if(condition):
+        return sa.func.sum(sa.case((condition, 1), else_=0))
+
+    num, den = (code, 0), (code, 1)
+    year, (last_year, last_month) = w.year, w.last_month
+    report = (InvestmentReport, InvestmentReport.project_id == Project.id)
+    if code == "investment_year":
+        return [
+            grouped(
+                {num: sa.func.sum(InvestmentReport.amount)},
+                InvestmentReport.superseded_at.is_(None),
+                InvestmentReport.year == year,
+                InvestmentReport.month <= last_month,
+                joined=report,
+            ),
+            grouped(
+                {den: sa.func.sum(BudgetLine.amount)},
+                BudgetLine.year == year,
+                joined=(BudgetLine, BudgetLine.project_id == Project.id),
+            ),
+        ]
+    if code == "investment_total":
+        active = Project.status.in_(ACTIVE_STATUSES)
+        return [
+            grouped(
+                {num: sa.func.sum(InvestmentReport.amount)},
+                active,
+                InvestmentReport.superseded_at.is_(None),
+                sa.or_(
+                    InvestmentReport.year < last_year,
+                    sa.and_(InvestmentReport.year == last_year, InvestmentReport.month <= last_month),
+                ),
+                joined=report,
+            ),
+            grouped({den: sa.func.sum(Project.total_investment)}, active),
+        ]
+    if code == "disbursement":
+        return [
+            grouped(
+                {num: sa.func.sum(Payment.amount)},
+                Payment.state == "disbursed",
+                Payment.disbursed_at < w.end_utc,
+                joined=(
+                    sa.join(Payment, Contract, Payment.contract_id == Contract.id),
+                    Contract.project_id == Project.id,
+                ),
+            ),
+            grouped(
+                {den: sa.func.sum(Allocation.amount)},
+                Allocation.allocated_on < w.period.end,
+                joined=(Allocation, Allocation.project_id == Project.id),
+            ),
+        ]
+    if code == "schedule_deviation":
+        cut = sa.literal(w.cut, sa.Date)
+        finished = sa.and_(WbsItem.actual_end.is_not(None), WbsItem.actual_end <= cut)
+        delay = sa.case(
+            (
+                sa.and_(finished, WbsItem.actual_end > WbsItem.planned_end),
+                _day_diff(session, WbsItem.actual_end, WbsItem.planned_end),
+            ),
+            (finished, 0),
+            else_=_day_diff(session, cut, WbsItem.planned_end),
+        )
+        planned = _day_diff(session, WbsItem.planned_end, WbsItem.planned_start) + 1
+        return [
+            grouped(
+                {num: sa.func.sum(delay), den: sa.func.sum(planned)},
+                WbsItem.planned_end < cut,
+                _is_leaf(),
+                joined=(WbsItem, WbsItem.project_id == Project.id),
+            )
+        ]
+    if code == "start_rate":
+        started = sa.or_(
+            Project.status.in_(STARTED_STATUSES),
+            sa.exists().where(WbsItem.project_id == Project.id, WbsItem.actual_start <= w.cut),
+        )
+        return [
+            grouped(
+                {num: count_if(started), den: sa.func.count(Project.id)},
+                Project.status.in_(ACTIVE_STATUSES),
+                Project.planned_start >= w.period.start,
+                Project.planned_start <= w.cut,
+            )
+        ]
+    if code == "completion_rate":
+        return [
+            grouped(
+                {num: count_if(Project.status == "completed"), den: sa.func.count(Project.id)},
+                Project.status.in_(ACTIVE_STATUSES),
+                Project.planned_end >= w.period.start,
+                Project.planned_end <= w.cut,
+            )
+        ]
+    if code in ("approval_on_time", "approval_mean_days"):
+        # Both from one scan: on time among the steps with a limit; days among the timed ones.
+        limited = ApprovalOpinion.due_at.is_not(None)
+        timed = ApprovalOpinion.working_days_used.is_not(None)
+        return [
+            grouped(
+                {
+                    ("approval_on_time", 0): count_if(
+                        sa.and_(limited, ApprovalOpinion.overdue.is_(sa.false()))
+                    ),
+                    ("approval_on_time", 1): count_if(limited),
+                    ("approval_mean_days", 0): sa.func.sum(ApprovalOpinion.working_days_used),
+                    ("approval_mean_days", 1): count_if(timed),
+                },
+                ApprovalOpinion.department.is_not(None),
+                ApprovalOpinion.decided_at >= w.start_utc,
+                ApprovalOpinion.decided_at < w.end_utc,
+                joined=(ApprovalOpinion, ApprovalOpinion.project_id == Project.id),
+            )
+        ]
+    if code == "ticket_on_time":
+        return [
+            grouped(
+                {
+                    num: count_if(sa.and_(Ticket.outcome == "passed", Ticket.closed_at <= Ticket.deadline)),
+                    den: sa.func.count(Ticket.id),
+                },
+                Ticket.deadline >= w.start_utc,
+                Ticket.deadline < w.due_until_utc,
+                sa.or_(Ticket.outcome.is_(None), Ticket.outcome != "cancelled"),
+                joined=(Ticket, Ticket.project_id == Project.id),
+            )
+        ]
+    if code == "ticket_first_pass":
+        return [
+            grouped(
+                {num: count_if(Ticket.rounds == 1), den: sa.func.count(Ticket.id)},
+                Ticket.outcome == "passed",
+                Ticket.closed_at >= w.start_utc,
+                Ticket.closed_at < w.end_utc,
+                joined=(Ticket, Ticket.project_id == Project.id),
+            )
+        ]
+    if code in WARNING_GRADES:
+        # The three grades from one scan.
+        return [
+            grouped(
+                {(c, 0): count_if(RiskWarning.grade == grade) for c, grade in WARNING_GRADES.items()},
+                RiskWarning.raised_at >= w.start_utc,
+                RiskWarning.raised_at < w.end_utc,
+                joined=(RiskWarning, RiskWarning.project_id == Project.id),
+            )
+        ]
+    if code == "satisfaction":
+        return [
+            grouped(
+                {num: sa.func.sum(PublicFeedback.rating), den: sa.func.count(PublicFeedback.id)},
+                PublicFeedback.status == "approved",
+                PublicFeedback.created_at >= w.start_utc,
+                PublicFeedback.created_at < w.end_utc,
+                joined=(PublicFeedback, PublicFeedback.project_id == Project.id),
+            )
+        ]
+    if code == "benefit_ratio":
+        return []  # no benefit indicators are recorded anywhere yet (catalogue says so)
+    raise KpiInputError(f"没有这个指标: {code}")
+
+
+# Indicators computed by the same statement as another (one scan gives both).
+_SAME_SCAN = {
+    "approval_mean_days": "approval_on_time",
+    "warnings_orange": "warnings_red",
+    "warnings_yellow": "warnings_red",
+}
+
+
+def _parts(session, codes, w: _Window, key, where) -> dict:
+    """{group key: {code: [numerator, denominator]}} ("all" as the key when key is None)."""
+    out: dict = defaultdict(lambda: defaultdict(lambda: [Decimal(0), Decimal(0)]))
+    scans = []
+    for code in codes:
+        first = _SAME_SCAN.get(code, code)
+        if first not in scans:
+            scans.append(first)
+    for code in scans:
+        for targets, statement in _statements(session, code, w, key, where):
+            for row in session.execute(statement):
+                group, amounts = ("all", row) if key is None else (row[0], row[1:])
+                for (target, index), amount in zip(targets, amounts, strict=True):
+                    out[group][target][index] += Decimal(amount or 0)
+    return out
+
+
+def _values(parts: dict | None) -> dict[str, Value]:
+    parts = parts or {}
+    return {
+        indicator.code: make_value(indicator.code, *parts.get(indicator.code, (0, 0)))
+        for indicator in CATALOGUE
+    }
+
+
+# --- regions and the scope ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Area:
+    code: str
+    name: str
+    level: str  # province | city | county | project
+    project_count: int
+    values: dict[str, Value]
+    url: str | None
+
+
+@dataclass
+class _Tree:
+    nodes: dict  # code -> (name, level, parent_code)
+    children: dict  # code -> [child codes], sorted
+
+    def subtree(self, code: str) -> set[str]:
+        out, stack = set(), [code]
+        while stack:
+            node = stack.pop()
+            out.add(node)
+            stack.extend(self.children.get(node, ()))
+        return out
+
+    @property
+    def roots(self) -> list[str]:
+        return sorted(code for code, (_, _, parent) in self.nodes.items() if parent is None)
+
+
+def _tree(session) -> _Tree:
+    nodes, children = {}, defaultdict(list)
+    for code, name, level, parent in session.execute(
+        sa.select(Region.code, Region.name, Region.level, Region.parent_code)
+    ):
+        nodes[code] = (name, level, parent)
+        if parent is not None:
+            children[parent].append(code)
+    for kids in children.values():
+        kids.sort()
+    return _Tree(nodes, dict(children))
+
+
+@dataclass(frozen=True)
+class _Target:
+    """What a query is about: a region (its subtree) or one project ("p<id>")."""
+
+    code: str
+    name: str
+    level: str
+    where: tuple  # clauses over Project: scope and place
+    project: Project | None = None
+
+
+def _visible(scope: Scope, code: str) -> bool:
+    if scope.within is not None and code not in scope.within:
+        return False
+    if scope.all or not scope.regions:
+        # No region of their own: the unit's projects only, whatever region is chosen.
+        return True
+    return code in scope.regions
+
+
+def _top(scope: Scope, tree: _Tree) -> str:
+    bound = (
+        scope.within
+        if scope.within is not None
+        else (None if scope.all or not scope.regions else scope.regions)
+    )
+    if bound is None:
+        if not tree.roots:
+            raise KpiInputError("尚未建立行政区划")
+        return tree.roots[0]
+    tops = sorted(code for code in bound if tree.nodes.get(code, (None, None, None))[2] not in bound)
+    if not tops:
+        raise KpiInputError("您的数据范围内没有行政区划")
+    return tops[0]
+
+
+def _target(session, scope: Scope, region: str | None, tree: _Tree) -> _Target:
+    region = (region or "").strip() or _top(scope, tree)
+    scoped = project_clause(scope)
+    if region.startswith("p") and region[1:].isdigit():
+        project = session.get(Project, int(region[1:]))
+        if project is None or not session.scalar(
+            sa.select(sa.literal(True)).where(Project.id == project.id, scoped)
+        ):
+            raise KpiInputError("该项目不存在或不在您的数据范围内")
+        return _Target(region, project.name, "project", (scoped, Project.id == project.id), project)
+    if region not in tree.nodes:
+        raise KpiInputError(f"没有这个行政区划: {region}")
+    if not _visible(scope, region):
+        raise KpiInputError("所选行政区划不在您的数据范围内")
+    name, level, parent = tree.nodes[region]
+    where = [scoped]
+    if not (parent is None and len(tree.roots) == 1):  # the only root holds every project
+        where.append(Project.region_code.in_(sorted(tree.subtree(region))))
+    return _Target(region, name, level, tuple(where))
+
+
+def _project_counts(session, key, where) -> dict:
+    query = sa.select(key, sa.func.count(Project.id)).where(*where, Project.status != "draft").group_by(key)
+    return dict(session.execute(query).all())
+
+
+def _project_url(code: str) -> str:
+    return f"/projects/{code}"
+
+
+def _project_area(project_id, code, name, parts, counted: bool) -> Area:
+    return Area(f"p{project_id}", name, "project", int(counted), _values(parts), _project_url(code))
+
+
+def _drill(session, scope: Scope, region: str | None, period: Period, now) -> tuple[Area, list[Area]]:
+    tree = _tree(session)
+    target = _target(session, scope, region, tree)
+    w = _window(period, now)
+    codes = [indicator.code for indicator in CATALOGUE]
+    if target.level == "project":
+        parts = _parts(session, codes, w, None, list(target.where)).get("all")
+        p = target.project
+        area = _project_area(p.id, p.code, p.name, parts, p.status != "draft")
+        return area, []
+    where = list(target.where)
+    by_region = _parts(session, codes, w, Project.region_code, where)
+    counts = _project_counts(session, Project.region_code, where)
+
+    def summed(codes_in: set[str]):
+        total: dict = defaultdict(lambda: [Decimal(0), Decimal(0)])
+        for group in codes_in & by_region.keys():
+            for code, (num, den) in by_region[group].items():
+                total[code][0] += num
+                total[code][1] += den
+        return total, sum(n for c, n in counts.items() if c in codes_in)
+
+    parts, count = summed(tree.subtree(target.code))
+    area = Area(target.code, target.name, target.level, count, _values(parts), None)
+    children = []
+    for child in tree.children.get(target.code, []):
+        name, level, _ = tree.nodes[child]
+        child_parts, child_count = summed(tree.subtree(child))
+        children.append(Area(child, name, level, child_count, _values(child_parts), None))
+    # Projects on the target's own code (all of a county's; any put directly on a city).
+    if target.code in by_region or counts.get(target.code):
+        here = [*where, Project.region_code == target.code]
+        by_project = _parts(session, codes, w, Project.id, here)
+        rows = session.execute(
+            sa.select(Project.id, Project.code, Project.name, Project.status)
+            .where(*here)
+            .order_by(Project.code)
+        ).all()
+        for project_id, code, name, status in rows:
+            if status != "draft" or project_id in by_project:
+                children.append(
+                    _project_area(project_id, code, name, by_project.get(project_id), status != "draft")
+                )
+    return area, children
+
+
+def _memo(session, scope, region, period, now):
+    """overview() and children() of one request share one computation."""
+    from flask import g, has_request_context
+
+    if not has_request_context() or now is not None:
+        return _drill(session, scope, region, period, now)
+    cache = g.setdefault("_kpi_drill", {})
+    key = (id(session), scope, region or "", period)
+    if key not in cache:
+        cache[key] = _drill(session, scope, region, period, now)
+    return cache[key]
+
+
+def overview(
+    *, session, scope: Scope, region: str | None, period: Period, now: datetime | None = None
+) -> Area:
+    """The figures of `region` (None: the top of what the scope sees)."""
+    return _memo(session, scope, region, period, now)[0]
+
+
+def children(
+    *, session, scope: Scope, region: str | None, period: Period, now: datetime | None = None
+) -> list[Area]:
+    """The next level down: cities, counties, then projects; their parts add up to the parent's."""
+    return _memo(session, scope, region, period, now)[1]
+
+
+def _check_code(code: str) -> None:
+    if code not in BY_CODE:
+        raise KpiInputError(f"没有这个指标: {code}")
+
+
+def trend(
+    *, session, scope: Scope, region: str | None, code: str, period: Period, now: datetime | None = None
+) -> list[tuple[str, Value]]:
+    """One point per month of the period: the figure as computed for that month alone."""
+    _check_code(code)
+    target = _target(session, scope, region, _tree(session))
+    points = []
+    for month in period.months:
+        parts = _parts(session, [code], _window(month, now), None, list(target.where)).get("all") or {}
+        points.append((month.key, make_value(code, *parts.get(code, (0, 0)))))
+    return points
+
+
+def breakdown(
+    *, session, scope: Scope, region: str | None, period: Period, by: str, now: datetime | None = None
+) -> list[tuple[str, dict[str, Value]]]:
+    """The figures per industry, or per approval department (approval KPIs only; the others
+    have value None there)."""
+    if by not in BREAKDOWNS:
+        raise KpiInputError("分组方式只能是行业（industry）或审批部门（department）")
+    target = _target(session, scope, region, _tree(session))
+    w = _window(period, now)
+    where = list(target.where)
+    if by == "industry":
+        parts = _parts(session, [i.code for i in CATALOGUE], w, Project.industry, where)
+        return [(industry, _values(parts[industry])) for industry in sorted(parts)]
+    parts = _parts(session, DEPARTMENT_CODES, w, ApprovalOpinion.department, where)
+    names = dict(session.execute(sa.select(Department.code, Department.name)).all())
+    names[EXPERT_DEPARTMENT] = EXPERT_LABEL
+    none = {i.code: Value(i.code, None, None, None, "—") for i in CATALOGUE}
+    out = []
+    for department in sorted(parts):
+        values = dict(none)
+        for code in DEPARTMENT_CODES:
+            values[code] = make_value(code, *parts[department].get(code, (0, 0)))
+        out.append((names.get(department, department), values))
+    return out
+
+
+# --- trace -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TraceRow:
+    label: str
+    url: str | None
+    numerator: Decimal | None
+    denominator: Decimal | None
+    note: str
+
+
+def _fmt_utc(moment) -> str:
+    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if moment else "—"
+
+
+def trace(
+    *,
+    session,
+    scope: Scope,
+    region: str | None,
+    period: Period,
+    code: str,
+    limit: int = 500,
+    now: datetime | None = None,
+) -> list[TraceRow]:
+    """The records a figure was computed from, each with its part of the numerator and the
+    denominator: up to `limit` rows, which then sum to the figure's parts."""
+    _check_code(code)
+    target = _target(session, scope, region, _tree(session))
+    w = _window(period, now)
+    where = list(target.where)
+    head = (Project.code, Project.name)
+    rows: list[TraceRow] = []
+
+    def who(pcode, pname):
+        return f"{pcode} {pname}"
+
+    if code in ("investment_year", "investment_total"):
+        year, (last_year, last_month) = w.year, w.last_month
+        months = (
+            sa.and_(InvestmentReport.year == year, InvestmentReport.month <= last_month)
+            if code == "investment_year"
+            else sa.and_(
+                Project.status.in_(ACTIVE_STATUSES),
+                sa.or_(
+                    InvestmentReport.year < last_year,
+                    sa.and_(InvestmentReport.year == last_year, InvestmentReport.month <= last_month),
+                ),
+            )
+        )
+        reports = session.execute(
+            sa.select(*head, InvestmentReport.year, InvestmentReport.month, InvestmentReport.amount)
+            .join(Project, InvestmentReport.project_id == Project.id)
+            .where(*where, InvestmentReport.superseded_at.is_(None), months)
+            .order_by(Project.code, InvestmentReport.year, InvestmentReport.month)
+            .limit(limit)
+        )
+        for pcode, pname, y, m, amount in reports:
+            rows.append(
+                TraceRow(
+                    f"{who(pcode, pname)} · {y}年{m}月投资月报",
+                    f"/projects/{pcode}/funds",
+                    Decimal(amount),
+                    None,
+                    "完成投资（元）",
+                )
+            )
+        if code == "investment_year":
+            plans = session.execute(
+                sa.select(*head, BudgetLine.source, BudgetLine.amount)
+                .join(Project, BudgetLine.project_id == Project.id)
+                .where(*where, BudgetLine.year == year)
+                .order_by(Project.code, BudgetLine.source)
+                .limit(limit)
+            )
+            for pcode, pname, source, amount in plans:
+                rows.append(
+                    TraceRow(
+                        f"{who(pcode, pname)} · {year}年计划投资（{source}）",
+                        f"/projects/{pcode}/funds",
+                        None,
+                        Decimal(amount),
+                        "年度计划投资（元）",
+                    )
+                )
+        else:
+            totals = session.execute(
+                sa.select(*head, Project.total_investment)
+                .where(*where, Project.status.in_(ACTIVE_STATUSES))
+                .order_by(Project.code)
+                .limit(limit)
+            )
+            for pcode, pname, amount in totals:
+                rows.append(
+                    TraceRow(
+                        f"{who(pcode, pname)} · 总投资",
+                        _project_url(pcode),
+                        None,
+                        Decimal(amount),
+                        "总投资（元）",
+                    )
+                )
+    elif code == "disbursement":
+        paid = session.execute(
+            sa.select(*head, Payment.number, Payment.amount, Payment.disbursed_at)
+            .join(Contract, Payment.contract_id == Contract.id)
+            .join(Project, Contract.project_id == Project.id)
+            .where(*where, Payment.state == "disbursed", Payment.disbursed_at < w.end_utc)
+            .order_by(Project.code, Payment.disbursed_at)
+            .limit(limit)
+        )
+        for pcode, pname, number, amount, at in paid:
+            rows.append(
+                TraceRow(
+                    f"{who(pcode, pname)} · 付款 {number}",
+                    f"/projects/{pcode}/funds",
+                    Decimal(amount),
+                    None,
+                    f"已拨付（{_fmt_utc(at)}）",
+                )
+            )
+        given = session.execute(
+            sa.select(*head, Allocation.document_number, Allocation.amount, Allocation.allocated_on)
+            .join(Project, Allocation.project_id == Project.id)
+            .where(*where, Allocation.allocated_on < w.period.end)
+            .order_by(Project.code, Allocation.allocated_on)
+            .limit(limit)
+        )
+        for pcode, pname, number, amount, on in given:
+            rows.append(
+                TraceRow(
+                    f"{who(pcode, pname)} · 资金下达 {number}",
+                    f"/projects/{pcode}/funds",
+                    None,
+                    Decimal(amount),
+                    f"下达日期 {on.isoformat()}",
+                )
+            )
+    elif code == "schedule_deviation":
+        items = session.execute(
+            sa.select(
+                *head,
+                WbsItem.code,
+                WbsItem.name,
+                WbsItem.planned_start,
+                WbsItem.planned_end,
+                WbsItem.actual_end,
+            )
+            .join(Project, WbsItem.project_id == Project.id)
+            .where(*where, WbsItem.planned_end < w.cut, _is_leaf())
+            .order_by(Project.code, WbsItem.code)
+            .limit(limit)
+        )
+        for pcode, pname, icode, iname, start, end, actual_end in items:
+            finished = actual_end is not None and actual_end <= w.cut
+            delay = max((actual_end - end).days, 0) if finished else (w.cut - end).days
+            note = f"计划完成 {end.isoformat()}，" + (
+                f"实际完成 {actual_end.isoformat()}" if finished else f"至 {w.cut.isoformat()} 未完成"
+            )
+            rows.append(
+                TraceRow(
+                    f"{who(pcode, pname)} · 任务 {icode} {iname}",
+                    f"/projects/{pcode}/schedule",
+                    Decimal(delay),
+                    Decimal((end - start).days + 1),
+                    note,
+                )
+            )
+    elif code in ("start_rate", "completion_rate"):
+        column = Project.planned_start if code == "start_rate" else Project.planned_end
+        if code == "start_rate":
+            done = sa.or_(
+                Project.status.in_(STARTED_STATUSES),
+                sa.exists().where(WbsItem.project_id == Project.id, WbsItem.actual_start <= w.cut),
+            )
+        else:
+            done = Project.status == "completed"
+        projects = session.execute(
+            sa.select(*head, column, Project.status, done)
+            .where(*where, Project.status.in_(ACTIVE_STATUSES), column >= w.period.start, column <= w.cut)
+            .order_by(Project.code)
+            .limit(limit)
+        )
+        word = ("计划开工", "已开工", "未开工") if code == "start_rate" else ("计划竣工", "已竣工", "未竣工")
+        for pcode, pname, planned, _status, yes in projects:
+            rows.append(
+                TraceRow(
+                    who(pcode, pname),
+                    _project_url(pcode),
+                    Decimal(1 if yes else 0),
+                    Decimal(1),
+                    f"{word[0]} {planned.isoformat()}，{word[1] if yes else word[2]}",
+                )
+            )
+    elif code in ("approval_on_time", "approval_mean_days"):
+        clauses = [
+            ApprovalOpinion.department.is_not(None),
+            ApprovalOpinion.decided_at >= w.start_utc,
+            ApprovalOpinion.decided_at < w.end_utc,
+        ]
+        clauses.append(
+            ApprovalOpinion.due_at.is_not(None)
+            if code == "approval_on_time"
+            else ApprovalOpinion.working_days_used.is_not(None)
+        )
+        names = dict(session.execute(sa.select(Department.code, Department.short_name)).all())
+        names[EXPERT_DEPARTMENT] = EXPERT_LABEL
+        opinions = session.execute(
+            sa.select(
+                *head,
+                ApprovalOpinion.department,
+                ApprovalOpinion.step,
+                ApprovalOpinion.decided_at,
+                ApprovalOpinion.due_at,
+                ApprovalOpinion.overdue,
+                ApprovalOpinion.working_days_used,
+            )
+            .join(Project, ApprovalOpinion.project_id == Project.id)
+            .where(*where, *clauses)
+            .order_by(ApprovalOpinion.decided_at, ApprovalOpinion.id)
+            .limit(limit)
+        )
+        for pcode, pname, dept, step, decided, due, overdue, used in opinions:
+            label = f"{who(pcode, pname)} · {names.get(dept, dept)} {step}"
+            if code == "approval_on_time":
+                rows.append(
+                    TraceRow(
+                        label,
+                        f"/applications/{pcode}",
+                        Decimal(0 if overdue else 1),
+                        Decimal(1),
+                        f"办结 {_fmt_utc(decided)}，时限 {_fmt_utc(due)}，{'逾期' if overdue else '按时'}",
+                    )
+                )
+            else:
+                rows.append(
+                    TraceRow(
+                        label, f"/applications/{pcode}", Decimal(used), Decimal(1), f"用时 {used} 个工作日"
+                    )
+                )
+    elif code in ("ticket_on_time", "ticket_first_pass"):
+        if code == "ticket_on_time":
+            clauses = (
+                Ticket.deadline >= w.start_utc,
+                Ticket.deadline < w.due_until_utc,
+                sa.or_(Ticket.outcome.is_(None), Ticket.outcome != "cancelled"),
+            )
+        else:
+            clauses = (
+                Ticket.outcome == "passed",
+                Ticket.closed_at >= w.start_utc,
+                Ticket.closed_at < w.end_utc,
+            )
+        tickets = session.execute(
+            sa.select(*head, Ticket.number, Ticket.deadline, Ticket.closed_at, Ticket.outcome, Ticket.rounds)
+            .join(Project, Ticket.project_id == Project.id)
+            .where(*where, *clauses)
+            .order_by(Ticket.number)
+            .limit(limit)
+        )
+        for pcode, pname, number, deadline, closed, outcome, rounds in tickets:
+            if code == "ticket_on_time":
+                ok = outcome == "passed" and closed is not None and closed <= deadline
+                note = f"期限 {_fmt_utc(deadline)}，关闭 {_fmt_utc(closed)}，{'按期' if ok else '未按期'}"
+            else:
+                ok = rounds == 1
+                note = f"整改 {rounds} 轮后通过"
+            rows.append(
+                TraceRow(
+                    f"{who(pcode, pname)} · 工单 {number}",
+                    _project_url(pcode),
+                    Decimal(int(ok)),
+                    Decimal(1),
+                    note,
+                )
+            )
+    elif code in WARNING_GRADES:
+        warnings = session.execute(
+            sa.select(*head, RiskWarning.title, RiskWarning.raised_at, RiskWarning.status)
+            .join(Project, RiskWarning.project_id == Project.id)
+            .where(
+                *where,
+                RiskWarning.grade == WARNING_GRADES[code],
+                RiskWarning.raised_at >= w.start_utc,
+                RiskWarning.raised_at < w.end_utc,
+            )
+            .order_by(RiskWarning.raised_at, RiskWarning.id)
+            .limit(limit)
+        )
+        for pcode, pname, title, raised, _status in warnings:
+            rows.append(
+                TraceRow(
+                    f"{who(pcode, pname)} · {title}",
+                    f"/projects/{pcode}/risk",
+                    Decimal(1),
+                    None,
+                    f"{GRADE_LABELS[WARNING_GRADES[code]]}预警，发出于 {_fmt_utc(raised)}",
+                )
+            )
+    elif code == "satisfaction":
+        feedback = session.execute(
+            sa.select(*head, PublicFeedback.rating, PublicFeedback.created_at)
+            .join(Project, PublicFeedback.project_id == Project.id)
+            .where(
+                *where,
+                PublicFeedback.status == "approved",
+                PublicFeedback.created_at >= w.start_utc,
+                PublicFeedback.created_at < w.end_utc,
+            )
+            .order_by(PublicFeedback.created_at, PublicFeedback.id)
+            .limit(limit)
+        )
+        for pcode, pname, rating, at in feedback:
+            rows.append(
+                TraceRow(
+                    f"{who(pcode, pname)} · 公众评价",
+                    f"/projects/{pcode}/publication",
+                    Decimal(rating),
+                    Decimal(1),
+                    f"{rating} 分，提交于 {_fmt_utc(at)}",
+                )
+            )
+    return rows[:limit]

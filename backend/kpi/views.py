@@ -1,0 +1,309 @@
+"""Leadership cockpit pages (领导驾驶舱, issue 10): the cockpit (/leader/), the big screen
+(/leader/screen), the indicator catalogue, the records behind a figure (/leader/trace) and the
+JSON the charts read (/leader/api/...). Thin: the figures come from kpi/service.py (K).
+
+GETs only, and they never write. Bad arguments (a period that does not parse, a region outside
+the person's scope) answer 400: the Chinese message in JSON, or flashed on the page."""
+
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import Blueprint, flash, jsonify, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from backend.authz import require_permission
+from backend.authz.scope import scope_of
+from backend.extensions import db
+from backend.kpi import catalogue, service
+from backend.org.errors import RegionNotFound
+from backend.org.service import region_path
+from backend.projects.models import Project
+
+bp = Blueprint("kpi", __name__, url_prefix="/leader", template_folder="templates")
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+BREAKDOWNS = ("industry", "department")
+# The indicator the charts show first, and the ones the big screen puts in large type.
+DEFAULT_CODE = "investment_year"
+SCREEN_CODES = (
+    "investment_year",
+    "investment_total",
+    "disbursement",
+    "start_rate",
+    "completion_rate",
+    "approval_on_time",
+    "ticket_on_time",
+    "warnings_red",
+)
+# The columns of the children's table under the charts.
+TABLE_CODES = ("investment_year", "disbursement", "start_rate", "approval_on_time", "warnings_red")
+PERIOD_YEARS = 4
+TRACE_LIMIT = 500  # rows on the trace page; beyond it the page says the list is cut  # the period picker offers this year and the three before
+
+
+def _today():
+    return datetime.now(BEIJING).date()
+
+
+def _args():
+    """(region, period) from the query string; KpiInputError when the period does not parse."""
+    period = service.parse_period(request.args.get("period") or None, today=_today())
+    region = (request.args.get("region") or "").strip() or None
+    return region, period
+
+
+def _code(default: str | None = DEFAULT_CODE) -> str:
+    code = request.args.get("code") or default
+    if code not in catalogue.BY_CODE:
+        raise service.KpiInputError(_("没有这个指标：%(code)s", code=code or ""))
+    return code
+
+
+def _scope():
+    return scope_of(current_user, session=db.session)
+
+
+def _number(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def value_json(value) -> dict:
+    return {
+        "value": _number(value.value),
+        "numerator": _text(value.numerator),
+        "denominator": _text(value.denominator),
+        "display": value.display,
+    }
+
+
+def area_json(area) -> dict:
+    return {
+        "code": area.code,
+        "name": area.name,
+        "level": area.level,
+        "project_count": area.project_count,
+        "url": area.url,
+        "values": {code: value_json(v) for code, v in area.values.items()},
+    }
+
+
+def period_json(period) -> dict:
+    return {
+        "kind": period.kind,
+        "key": period.key,
+        "label": period.label,
+        "start": period.start.isoformat(),
+        "end": period.end.isoformat(),
+    }
+
+
+def _indicators() -> list[dict]:
+    return [
+        {"code": i.code, "name": i.name, "unit": i.unit, "better": i.better, "formula": i.formula}
+        for i in catalogue.CATALOGUE
+    ]
+
+
+def _period_choices(period) -> list[tuple[int, list[tuple[str, str]]]]:
+    """The picker: per year, the whole year then its quarters (keys parse_period reads)."""
+    this_year = _today().year
+    years = sorted({*range(this_year - PERIOD_YEARS + 1, this_year + 1), period.start.year}, reverse=True)
+    return [
+        (
+            year,
+            [(str(year), _("%(year)s年全年", year=year))]
+            + [(f"{year}Q{q}", _("%(year)s年第%(q)s季度", year=year, q=q)) for q in range(1, 5)],
+        )
+        for year in years
+    ]
+
+
+def _crumbs(scope, area) -> list[dict]:
+    """Breadcrumbs from the top of the person's scope down to `area` (province → city → county
+    → project); regions above the scope are left out. Read from the region table, not by
+    computing the top's figures again."""
+    own = [{"code": area.code, "name": area.name}]
+    code = area.code
+    if area.level == "project":  # "p<id>": the project's region above it
+        code = db.session.scalar(sa.select(Project.region_code).where(Project.id == int(area.code[1:])))
+    try:
+        path = region_path(session=db.session, code=code)
+    except RegionNotFound:
+        return own
+    seen = [
+        {"code": r.code, "name": r.name}
+        for r in path
+        if scope.all or not scope.regions or r.code in scope.regions
+    ]
+    return seen + own if area.level == "project" else seen
+
+
+def _page_data(region, period) -> dict:
+    """What the cockpit and the big screen render (and hand the charts as a JSON block)."""
+    scope = _scope()
+    area = service.overview(session=db.session, scope=scope, region=region, period=period)
+    kids = service.children(session=db.session, scope=scope, region=region, period=period)
+    return {
+        "area": area,
+        "children": kids,
+        "crumbs": _crumbs(scope, area),
+        "period": period,
+        "region": region,
+        "indicators": catalogue.CATALOGUE,
+        "by_code": catalogue.BY_CODE,
+        "table_codes": [c for c in TABLE_CODES if c in catalogue.BY_CODE],
+        "period_choices": _period_choices(period),
+        "config": {
+            "region": region or "",
+            "period": period.key,
+            "code": DEFAULT_CODE,
+            "indicators": _indicators(),
+            "texts": {"empty": _("没有数据"), "month": _("%(m)s月", m="{m}"), "projects": _("个项目")},
+            "urls": {
+                "page": request.base_url,
+                "overview": url_for("kpi.api_overview"),
+                "trend": url_for("kpi.api_trend"),
+                "breakdown": url_for("kpi.api_breakdown"),
+                "trace": url_for("kpi.trace_page"),
+            },
+        },
+    }
+
+
+def _bad_page(error, template: str):
+    flash(str(error), "danger")
+    return render_template(template, area=None, failed=True), 400
+
+
+def _bad_json(error):
+    return jsonify({"error": str(error)}), 400
+
+
+@bp.get("/")
+@require_permission("kpi.view")
+def index():
+    try:
+        region, period = _args()
+        data = _page_data(region, period)
+    except service.KpiInputError as error:
+        return _bad_page(error, "kpi/index.html")
+    return render_template("kpi/index.html", **data)
+
+
+@bp.get("/screen")
+@require_permission("kpi.view")
+def screen():
+    try:
+        region, period = _args()
+        data = _page_data(region, period)
+    except service.KpiInputError as error:
+        return _bad_page(error, "kpi/screen.html")
+    screen_codes = [c for c in SCREEN_CODES if c in catalogue.BY_CODE]
+    return render_template("kpi/screen.html", screen_codes=screen_codes, **data)
+
+
+@bp.get("/catalogue")
+@require_permission("kpi.view")
+def catalogue_page():
+    return render_template("kpi/catalogue.html", indicators=catalogue.CATALOGUE)
+
+
+@bp.get("/trace")
+@require_permission("kpi.view")
+def trace_page():
+    try:
+        region, period = _args()
+        code = _code(default=None)
+        area = service.overview(session=db.session, scope=_scope(), region=region, period=period)
+        rows = service.trace(
+            session=db.session, scope=_scope(), region=region, period=period, code=code, limit=TRACE_LIMIT
+        )
+    except service.KpiInputError as error:
+        return _bad_page(error, "kpi/trace.html")
+    numerators = [r.numerator for r in rows if r.numerator is not None]
+    denominators = [r.denominator for r in rows if r.denominator is not None]
+    return render_template(
+        "kpi/trace.html",
+        area=area,
+        period=period,
+        region=region,
+        indicator=catalogue.BY_CODE[code],
+        value=area.values.get(code),
+        rows=rows,
+        truncated=len(rows) >= TRACE_LIMIT,
+        numerator_sum=sum(numerators, Decimal(0)) if numerators else None,
+        denominator_sum=sum(denominators, Decimal(0)) if denominators else None,
+    )
+
+
+@bp.get("/api/overview")
+@require_permission("kpi.view")
+def api_overview():
+    try:
+        region, period = _args()
+        scope = _scope()
+        area = service.overview(session=db.session, scope=scope, region=region, period=period)
+        kids = service.children(session=db.session, scope=scope, region=region, period=period)
+    except service.KpiInputError as error:
+        return _bad_json(error)
+    return jsonify(
+        {"area": area_json(area), "children": [area_json(a) for a in kids], "period": period_json(period)}
+    )
+
+
+@bp.get("/api/trend")
+@require_permission("kpi.view")
+def api_trend():
+    try:
+        region, period = _args()
+        code = _code()
+        points = service.trend(session=db.session, scope=_scope(), region=region, code=code, period=period)
+    except service.KpiInputError as error:
+        return _bad_json(error)
+    indicator = catalogue.BY_CODE[code]
+    this_month = _today().strftime("%Y-%m")
+    return jsonify(
+        {
+            "code": code,
+            "name": indicator.name,
+            "unit": indicator.unit,
+            "period": period_json(period),
+            # Months not begun yet (Beijing calendar) are drawn empty, not as the figure so far.
+            "points": [
+                {"month": month, "future": month > this_month, **value_json(value)} for month, value in points
+            ],
+        }
+    )
+
+
+@bp.get("/api/breakdown")
+@require_permission("kpi.view")
+def api_breakdown():
+    try:
+        region, period = _args()
+        by = request.args.get("by") or "industry"
+        if by not in BREAKDOWNS:
+            raise service.KpiInputError(_("不能按“%(by)s”分组", by=by))
+        rows = service.breakdown(session=db.session, scope=_scope(), region=region, period=period, by=by)
+    except service.KpiInputError as error:
+        return _bad_json(error)
+    return jsonify(
+        {
+            "by": by,
+            "period": period_json(period),
+            "rows": [
+                {
+                    "key": key,
+                    "values": {code: value_json(v) for code, v in values.items() if v is not None},
+                }
+                for key, values in rows
+            ],
+        }
+    )
