@@ -204,6 +204,22 @@ def _is_leaf():
     return ~sa.exists().where(child.parent_id == WbsItem.id)
 
 
+def _deviation(session, cut: date):
+    """(delay days, planned days, whether due) of a leaf WBS item at the cut (期末)."""
+    cut = sa.literal(cut, sa.Date)
+    finished = sa.and_(WbsItem.actual_end.is_not(None), WbsItem.actual_end <= cut)
+    delay = sa.case(
+        (
+            sa.and_(finished, WbsItem.actual_end > WbsItem.planned_end),
+            _day_diff(session, WbsItem.actual_end, WbsItem.planned_end),
+        ),
+        (finished, 0),
+        else_=_day_diff(session, cut, WbsItem.planned_end),
+    )
+    planned = _day_diff(session, WbsItem.planned_end, WbsItem.planned_start) + 1
+    return delay, planned, WbsItem.planned_end < cut
+
+
 def _statements(session, code: str, w: _Window, key, where: list):
     """[(targets, select)] for `code`: each select gives rows (key, amount, amount, ...) (no key
     when `key` is None), `targets` names each amount as (indicator code, 0 numerator | 1
@@ -274,21 +290,11 @@ def _statements(session, code: str, w: _Window, key, where: list):
             ),
         ]
     if code == "schedule_deviation":
-        cut = sa.literal(w.cut, sa.Date)
-        finished = sa.and_(WbsItem.actual_end.is_not(None), WbsItem.actual_end <= cut)
-        delay = sa.case(
-            (
-                sa.and_(finished, WbsItem.actual_end > WbsItem.planned_end),
-                _day_diff(session, WbsItem.actual_end, WbsItem.planned_end),
-            ),
-            (finished, 0),
-            else_=_day_diff(session, cut, WbsItem.planned_end),
-        )
-        planned = _day_diff(session, WbsItem.planned_end, WbsItem.planned_start) + 1
+        delay, planned, due = _deviation(session, w.cut)
         return [
             grouped(
                 {num: sa.func.sum(delay), den: sa.func.sum(planned)},
-                WbsItem.planned_end < cut,
+                due,
                 _is_leaf(),
                 joined=(WbsItem, WbsItem.project_id == Project.id),
             )
@@ -608,17 +614,218 @@ def _check_code(code: str) -> None:
         raise KpiInputError(f"没有这个指标: {code}")
 
 
+# Columns an in-period indicator's records are placed in their month by (its statement for the
+# whole period filters exactly the union of its monthly statements).
+_MONTH_COLUMN = {
+    "approval_on_time": ApprovalOpinion.decided_at,
+    "ticket_on_time": Ticket.deadline,
+    "ticket_first_pass": Ticket.closed_at,
+    "warnings_red": RiskWarning.raised_at,
+    "satisfaction": PublicFeedback.created_at,
+    "completion_rate": Project.planned_end,
+}
+
+
+def _month_index(column, ends, opening=None):
+    """The index of the month `column` falls in (`ends`: each month's end, in order); values
+    before `opening` (when given) get -1, the balance brought forward."""
+    whens = [] if opening is None else [(column < opening, -1)]
+    whens += [(column < end, i) for i, end in enumerate(ends)]
+    return sa.case(*whens, else_=None)
+
+
+def _trend_parts(session, code: str, period: Period, now, where) -> list[list[Decimal]]:
+    """[numerator, denominator] per month of `period`, exactly as _parts() gives them for each
+    month alone, but one statement per indicator (not one per month): records are grouped by
+    their month, and running totals (investment, disbursement) accumulated here from the
+    balance before the first month. schedule_deviation, whose delays depend on each month's
+    cut, sums per cut in columns of one statement."""
+    months = period.months
+    out = [[Decimal(0), Decimal(0)] for _ in months]
+    w = _window(period, now)
+    windows = [_window(month, now) for month in months]
+    first = _SAME_SCAN.get(code, code)
+
+    def add(index: int, rows, running: bool = False):
+        """Rows (month index, amount): into out[...][index]; -1 and earlier months carry on
+        into later ones when `running`."""
+        per = defaultdict(Decimal)
+        for month, amount in rows:
+            if month is not None:
+                per[int(month)] += Decimal(amount or 0)
+        carried = per.get(-1, Decimal(0))
+        for i in range(len(months)):
+            if running:
+                carried += per.get(i, Decimal(0))
+                out[i][index] += carried
+            else:
+                out[i][index] += per.get(i, Decimal(0))
+
+    if first in _MONTH_COLUMN:
+        column = _MONTH_COLUMN[first]
+        is_date = column is Project.planned_end
+        ends = [m.end if is_date else _midnight_utc(m.end) for m in months]
+        for targets, statement in _statements(session, first, w, _month_index(column, ends), where):
+            for row in session.execute(statement):
+                for (target, index), amount in zip(targets, row[1:], strict=True):
+                    if target == code and row[0] is not None:
+                        out[int(row[0])][index] += Decimal(amount or 0)
+        return out
+    if code in ("investment_year", "investment_total"):
+        year, (_, last_month) = w.year, w.last_month
+        report = InvestmentReport
+        # The clauses of _statements() for the period's last month (the widest of its months).
+        this_year = sa.and_(report.year == year, report.month <= last_month)
+        clauses = (
+            [report.superseded_at.is_(None), this_year]
+            if code == "investment_year"
+            else [
+                report.superseded_at.is_(None),
+                Project.status.in_(ACTIVE_STATUSES),
+                sa.or_(report.year < year, this_year),
+            ]
+        )
+        first_month = months[0].start.month
+        # Reports of earlier years and of months before the period: the balance brought forward.
+        month = sa.case(
+            (report.year < year, -1), (report.month < first_month, -1), else_=report.month - first_month
+        )
+        add(
+            0,
+            session.execute(
+                sa.select(month, sa.func.sum(report.amount))
+                .select_from(report)
+                .join(Project, report.project_id == Project.id)
+                .where(*where, *clauses)
+                .group_by(month)
+            ),
+            running=True,
+        )
+        if code == "investment_year":
+            den = sa.select(sa.func.sum(BudgetLine.amount)).join(Project, BudgetLine.project_id == Project.id)
+            den = den.where(*where, BudgetLine.year == year)
+        else:
+            den = sa.select(sa.func.sum(Project.total_investment)).where(
+                *where, Project.status.in_(ACTIVE_STATUSES)
+            )
+        add(1, [(-1, session.scalar(den))], running=True)
+        return out
+    if code == "disbursement":
+        paid = _month_index(Payment.disbursed_at, [x.end_utc for x in windows], opening=w.start_utc)
+        add(
+            0,
+            session.execute(
+                sa.select(paid, sa.func.sum(Payment.amount))
+                .select_from(sa.join(Payment, Contract, Payment.contract_id == Contract.id))
+                .join(Project, Contract.project_id == Project.id)
+                .where(*where, Payment.state == "disbursed", Payment.disbursed_at < w.end_utc)
+                .group_by(paid)
+            ),
+            running=True,
+        )
+        given = _month_index(Allocation.allocated_on, [m.end for m in months], opening=period.start)
+        add(
+            1,
+            session.execute(
+                sa.select(given, sa.func.sum(Allocation.amount))
+                .join(Project, Allocation.project_id == Project.id)
+                .where(*where, Allocation.allocated_on < period.end)
+                .group_by(given)
+            ),
+            running=True,
+        )
+        return out
+    if code == "schedule_deviation":
+        cuts = sorted({x.cut for x in windows})  # months after today share today's cut
+        columns = []
+        for cut in cuts:
+            delay, planned, due = _deviation(session, cut)
+            columns += [sa.func.sum(sa.case((due, delay))), sa.func.sum(sa.case((due, planned)))]
+        row = session.execute(
+            sa.select(*columns)
+            .select_from(WbsItem)
+            .join(Project, WbsItem.project_id == Project.id)
+            .where(*where, _deviation(session, cuts[-1])[2], _is_leaf())
+        ).one()
+        sums = {cut: (row[2 * k], row[2 * k + 1]) for k, cut in enumerate(cuts)}
+        for i, x in enumerate(windows):
+            num, den = sums[x.cut]
+            out[i][0] += Decimal(num or 0)
+            out[i][1] += Decimal(den or 0)
+        return out
+    if code == "start_rate":
+        ends = [m.end for m in months]
+        month = _month_index(Project.planned_start, ends)
+        cut = sa.case(
+            *[
+                (Project.planned_start < end, sa.literal(x.cut, sa.Date))
+                for end, x in zip(ends, windows, strict=True)
+            ],
+            else_=None,
+        )
+        started = sa.or_(
+            Project.status.in_(STARTED_STATUSES),
+            sa.exists().where(WbsItem.project_id == Project.id, WbsItem.actual_start <= cut),
+        )
+        rows = session.execute(
+            sa.select(month, sa.func.sum(sa.case((started, 1), else_=0)), sa.func.count(Project.id))
+            .where(
+                *where,
+                Project.status.in_(ACTIVE_STATUSES),
+                Project.planned_start >= period.start,
+                Project.planned_start <= w.cut,
+            )
+            .group_by(month)
+        )
+        for i, num, den in rows:
+            if i is not None:
+                out[int(i)][0] += Decimal(num or 0)
+                out[int(i)][1] += Decimal(den or 0)
+        return out
+    return out  # benefit_ratio: nothing recorded
+
+
+def figure(
+    *,
+    session,
+    scope: Scope,
+    region: str | None,
+    period: Period,
+    code: str,
+    now: datetime | None = None,
+) -> Value:
+    """One indicator of one area, the same Value overview() gives for it, without computing
+    the other indicators and the children (the trace page shows one figure)."""
+    _check_code(code)
+    tree = _tree(session)
+    target = _target(session, scope, region, tree)
+    w, where = _window(period, now), list(target.where)
+    if target.level == "project" or session.get_bind().dialect.name != "sqlite":
+        parts = _parts(session, [code], w, None, where).get("all") or {}
+        return make_value(code, *parts.get(code, (0, 0)))
+    # SQLite sums money as floats: per region code and added up here as _drill() does, so the
+    # page shows the cockpit's last cent (PostgreSQL's numeric sums are exact in any order).
+    by_region = _parts(session, [code], w, Project.region_code, where)
+    num = den = Decimal(0)
+    for group in tree.subtree(target.code) & by_region.keys():
+        part = by_region[group].get(code, (0, 0))
+        num, den = num + part[0], den + part[1]
+    return make_value(code, num, den)
+
+
+def area_name(*, session, scope: Scope, region: str | None) -> str:
+    """The name of `region` (None: the top of the scope); KpiInputError as overview() gives."""
+    return _target(session, scope, region, _tree(session)).name
+
+
 def trend(
     *, session, scope: Scope, region: str | None, code: str, period: Period, now: datetime | None = None
 ) -> list[tuple[str, Value]]:
     """One point per month of the period: the figure as computed for that month alone."""
     _check_code(code)
     target = _target(session, scope, region, _tree(session))
-    points = []
-    for month in period.months:
-        parts = _parts(session, [code], _window(month, now), None, list(target.where)).get("all") or {}
-        points.append((month.key, make_value(code, *parts.get(code, (0, 0)))))
-    return points
+    parts = _trend_parts(session, code, period, now, list(target.where))
+    return [(month.key, make_value(code, *part)) for month, part in zip(period.months, parts, strict=True)]
 
 
 def breakdown(

@@ -221,9 +221,12 @@ def trace_page():
     try:
         region, period = _args()
         code = _code(default=None)
-        area = service.overview(session=db.session, scope=_scope(), region=region, period=period)
+        scope = _scope()
+        # One figure: not overview(), which computes every indicator and the children.
+        name = service.area_name(session=db.session, scope=scope, region=region)
+        value = service.figure(session=db.session, scope=scope, region=region, period=period, code=code)
         rows = service.trace(
-            session=db.session, scope=_scope(), region=region, period=period, code=code, limit=TRACE_LIMIT
+            session=db.session, scope=scope, region=region, period=period, code=code, limit=TRACE_LIMIT
         )
     except service.KpiInputError as error:
         return _bad_page(error, "kpi/trace.html")
@@ -231,11 +234,11 @@ def trace_page():
     denominators = [r.denominator for r in rows if r.denominator is not None]
     return render_template(
         "kpi/trace.html",
-        area=area,
+        area={"name": name},
         period=period,
         region=region,
         indicator=catalogue.BY_CODE[code],
-        value=area.values.get(code),
+        value=value,
         rows=rows,
         truncated=len(rows) >= TRACE_LIMIT,
         numerator_sum=sum(numerators, Decimal(0)) if numerators else None,
