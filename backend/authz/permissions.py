@@ -46,6 +46,7 @@ PERMISSIONS: dict[str, str] = {
     "risk.manage": "设置风险预警阈值和重新训练模型",
     # performance indicators and the leadership cockpit (绩效指标、领导驾驶舱)
     "kpi.view": "查看绩效指标和领导驾驶舱",
+    "kpi.manage": "设置绩效评价指标权重和评分规则",
 }
 
 # The three administrators (三员分立): never combined with each other or with a business role.
@@ -101,6 +102,7 @@ DEFAULT_GRANTS: dict[str, frozenset[str]] = {
             "risk.view",
             "risk.manage",
             "kpi.view",
+            "kpi.manage",
         }
     ),
     "finance": frozenset(
@@ -135,6 +137,7 @@ DEFAULT_GRANTS: dict[str, frozenset[str]] = {
             "risk.view",
             "risk.manage",
             "kpi.view",
+            "kpi.manage",
         }
     ),
     # Leadership (领导): reads the cockpit, projects, warnings and money of their region; no

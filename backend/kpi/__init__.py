@@ -4,6 +4,6 @@
 
 
 def init_app(app):
-    from backend.kpi import views
+    from backend.kpi import evaluation, views  # noqa: F401  (evaluation: its table)
 
     app.register_blueprint(views.bp)

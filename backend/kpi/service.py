@@ -1178,3 +1178,19 @@ def trace(
                 )
             )
     return rows[:limit]
+
+
+# --- per project (performance evaluation, kpi/evaluation.py) -----------------------------------
+
+
+def project_values(
+    *, session, scope: Scope, region: str | None, period: Period, now: datetime | None = None
+) -> dict[int, dict[str, Value]]:
+    """{project id: {code: Value}} for every non-draft project of `region` in the scope: the
+    drill-down's grouped statements keyed by project (one set of queries, not one per project)."""
+    target = _target(session, scope, region, _tree(session))
+    w = _window(period, now)
+    where = [*target.where, Project.status != "draft"]
+    parts = _parts(session, [i.code for i in CATALOGUE], w, Project.id, where)
+    ids = session.scalars(sa.select(Project.id).where(*where)).all()
+    return {project_id: _values(parts.get(project_id)) for project_id in ids}

@@ -10,7 +10,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, jsonify, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -310,3 +310,146 @@ def api_breakdown():
             ],
         }
     )
+
+
+# --- performance evaluation (绩效评价): kpi.view reads, kpi.manage sets the scheme ---------------
+
+
+def _evaluation_args():
+    from backend.kpi import evaluation
+
+    region, period = _args()
+    evaluation.check_period(period)
+    of = request.args.get("of") or "project"
+    if of not in evaluation.OF:
+        raise service.KpiInputError(_("评价对象只能是项目（project）或建设单位（unit）"))
+    return region, period, of
+
+
+def _scored(region, period, of, scheme):
+    from backend.kpi import evaluation
+
+    score = evaluation.score_units if of == "unit" else evaluation.score_projects
+    return score(session=db.session, scope=_scope(), region=region, period=period, scheme=scheme)
+
+
+@bp.get("/evaluation")
+@require_permission("kpi.view")
+def evaluation_page():
+    from backend.kpi import evaluation
+
+    try:
+        region, period, of = _evaluation_args()
+        scheme = evaluation.active_scheme(session=db.session)
+        items = _scored(region, period, of, scheme)
+        name = service.area_name(session=db.session, scope=_scope(), region=region)
+    except service.KpiInputError as error:
+        flash(str(error), "danger")
+        return render_template("kpi/evaluation.html", failed=True), 400
+    return render_template(
+        "kpi/evaluation.html",
+        rows=evaluation.ranked(items),
+        scheme=scheme,
+        of=of,
+        region=region,
+        period=period,
+        area_name=name,
+        period_choices=_period_choices(period),
+        by_code=catalogue.BY_CODE,
+    )
+
+
+@bp.get("/evaluation/item")
+@require_permission("kpi.view")
+def evaluation_item():
+    from backend.kpi import evaluation
+
+    try:
+        region, period, of = _evaluation_args()
+        key = request.args.get("id", "")
+        if not key.isdigit():
+            raise service.KpiInputError(_("请选择要查看的项目或建设单位"))
+        scheme = evaluation.active_scheme(session=db.session)
+        items = _scored(region, period, of, scheme)
+        item = next((i for i in items if i.key == int(key)), None)
+        if item is None:
+            raise service.KpiInputError(_("该项目或建设单位不在所选范围内"))
+    except service.KpiInputError as error:
+        flash(str(error), "danger")
+        return render_template("kpi/evaluation_item.html", failed=True), 400
+    return render_template(
+        "kpi/evaluation_item.html",
+        item=item,
+        scheme=scheme,
+        of=of,
+        region=region,
+        period=period,
+        by_code=catalogue.BY_CODE,
+    )
+
+
+def _render_scheme(*, values: dict, name: str, errors: dict, status: int = 200):
+    from backend.kpi import evaluation
+
+    return (
+        render_template(
+            "kpi/evaluation_scheme.html",
+            active=evaluation.active_scheme(session=db.session),
+            versions=evaluation.versions(session=db.session),
+            indicators=catalogue.CATALOGUE,
+            indicator_names={i.code: i.name for i in catalogue.CATALOGUE},
+            values=values,
+            name=name,
+            errors=errors,
+        ),
+        status,
+    )
+
+
+def _scheme_values(scheme) -> dict:
+    from backend.kpi.evaluation import plain
+
+    return {
+        r.code: {"weight": plain(r.weight), "full": plain(r.full), "zero": plain(r.zero)}
+        for r in scheme.rules
+    }
+
+
+@bp.get("/evaluation/scheme")
+@require_permission("kpi.view")
+def evaluation_scheme():
+    from backend.kpi import evaluation
+
+    active = evaluation.active_scheme(session=db.session)
+    return _render_scheme(values=_scheme_values(active), name=active.name, errors={})
+
+
+@bp.post("/evaluation/scheme")
+@require_permission("kpi.manage")
+def save_evaluation_scheme():
+    from backend.audit import record
+    from backend.kpi import evaluation
+
+    name = (request.form.get("name") or "").strip()[:200]
+    values = {
+        i.code: {
+            f: (request.form.get(f"{i.code}.{f}") or "").strip()[:40] for f in ("weight", "full", "zero")
+        }
+        for i in catalogue.CATALOGUE
+    }
+    try:
+        row = evaluation.save_scheme(session=db.session, name=name, items=values, by=current_user.username)
+    except evaluation.SchemeError as exc:
+        db.session.rollback()
+        flash(_("评价方案未保存，请修改标出的项"), "danger")
+        errors = {field: _(message) for field, message in exc.errors.items()}
+        return _render_scheme(values=values, name=name, errors=errors, status=400)
+    record(
+        "config.change",
+        object_type="kpi_evaluation_scheme",
+        object_id=str(row.id),
+        detail={"name": row.name, "items": row.items},
+    )
+    db.session.commit()
+    flash(_("已保存评价方案（新版本）"), "success")
+    return redirect(url_for("kpi.evaluation_scheme"))

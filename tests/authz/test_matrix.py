@@ -47,6 +47,7 @@ AUDITADMIN = frozenset({"auditadmin"})
 RISK_VIEWERS = frozenset({"reviewer", "head", "finance", "inspector", "operator", "leader"})  # risk.view
 RISK_MANAGERS = frozenset({"head", "operator"})  # risk.manage (thresholds, retraining)
 KPI_VIEWERS = frozenset({"reviewer", "head", "finance", "inspector", "operator", "leader"})  # kpi.view
+KPI_MANAGERS = frozenset({"head", "operator"})  # kpi.manage (evaluation scheme)
 
 EXPECTED: dict[str, object] = {
     # --- sign-in, account, language, assets, health -------------------------------------------
@@ -220,6 +221,10 @@ EXPECTED: dict[str, object] = {
     "GET /leader/api/overview": KPI_VIEWERS,
     "GET /leader/api/trend": KPI_VIEWERS,
     "GET /leader/api/breakdown": KPI_VIEWERS,
+    "GET /leader/evaluation": KPI_VIEWERS,
+    "GET /leader/evaluation/item": KPI_VIEWERS,  # 400 without an id, after the permission
+    "GET /leader/evaluation/scheme": KPI_VIEWERS,
+    "POST /leader/evaluation/scheme": KPI_MANAGERS,
     # --- operations (运维监控台) ------------------------------------------------------------------
     "GET /cockpit/instances": OPERATORS,
     "GET /cockpit/instances/<int:instance_id>": OPERATORS,

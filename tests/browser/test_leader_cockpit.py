@@ -216,3 +216,45 @@ def test_big_screen(browser, live_server, projects, screenshot):
         assert errors == []
     finally:
         context.close()
+
+
+def test_evaluation_ranking_and_an_item_on_a_phone(browser, live_server, projects, screenshot):
+    # The 绩效评价 button leads to the ranking; an item's weighted points add up to its score.
+    context = browser.new_context(**PHONE)
+    errors = _watch(context)
+    page = context.new_page()
+    try:
+        sign_in(page, live_server, "leader")
+        page.goto(f"{live_server.url}/leader/")
+        with page.expect_navigation():
+            page.locator("[data-evaluation-link]").click()
+        rows = page.locator("[data-evaluation-table] [data-evaluation-row]")
+        expect(rows.first).to_be_visible()
+        assert rows.count() >= projects
+        first = rows.first.locator("[data-score]").inner_text()
+        assert re.fullmatch(r"\d+\.\d{2}", first), first
+        no_sideways_scrolling(page)
+        screenshot(page, "leader-evaluation-phone")
+        with page.expect_navigation():
+            rows.first.locator("a").first.click()
+        total = page.locator("[data-item-total]").inner_text()
+        assert total == first
+        weighted = [
+            Decimal(t)
+            for t in page.locator("[data-item-table] [data-weighted]").all_inner_texts()
+            if t.strip()
+        ]
+        weights = [
+            Decimal(t)
+            for t in page.locator("[data-item-table] [data-line] [data-weight]").all_inner_texts()
+            if not t.startswith("(")
+        ]
+        assert weighted and sum(weighted) == Decimal(
+            page.locator("[data-weighted-sum]").get_attribute("data-weighted-sum")
+        )
+        assert (sum(weighted) / sum(weights)).quantize(Decimal("0.01")) == Decimal(total)
+        no_sideways_scrolling(page)
+        screenshot(page, "leader-evaluation-item-phone")
+        assert errors == []
+    finally:
+        context.close()
