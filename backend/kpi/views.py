@@ -7,25 +7,23 @@ the person's scope) answer 400: the Chinese message in JSON, or flashed on the p
 
 from datetime import datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from backend.audit import record
 from backend.authz import require_permission
 from backend.authz.scope import scope_of
 from backend.extensions import db
-from backend.kpi import catalogue, service
+from backend.kpi import catalogue, evaluation, service
 from backend.org.errors import RegionNotFound
 from backend.org.service import region_path
 from backend.projects.models import Project
 
 bp = Blueprint("kpi", __name__, url_prefix="/leader", template_folder="templates")
 
-BEIJING = ZoneInfo("Asia/Shanghai")
-BREAKDOWNS = ("industry", "department")
 # The indicator the charts show first, and the ones the big screen puts in large type.
 DEFAULT_CODE = "investment_year"
 SCREEN_CODES = (
@@ -40,12 +38,12 @@ SCREEN_CODES = (
 )
 # The columns of the children's table under the charts.
 TABLE_CODES = ("investment_year", "disbursement", "start_rate", "approval_on_time", "warnings_red")
-PERIOD_YEARS = 4
-TRACE_LIMIT = 500  # rows on the trace page; beyond it the page says the list is cut  # the period picker offers this year and the three before
+PERIOD_YEARS = 4  # the period picker offers this year and the three before
+TRACE_LIMIT = 500  # rows on the trace page; beyond it the page says the list is cut
 
 
 def _today():
-    return datetime.now(BEIJING).date()
+    return datetime.now(service.SHANGHAI).date()
 
 
 def _args():
@@ -292,7 +290,7 @@ def api_breakdown():
     try:
         region, period = _args()
         by = request.args.get("by") or "industry"
-        if by not in BREAKDOWNS:
+        if by not in service.BREAKDOWNS:
             raise service.KpiInputError(_("不能按“%(by)s”分组", by=by))
         rows = service.breakdown(session=db.session, scope=_scope(), region=region, period=period, by=by)
     except service.KpiInputError as error:
@@ -316,8 +314,6 @@ def api_breakdown():
 
 
 def _evaluation_args():
-    from backend.kpi import evaluation
-
     region, period = _args()
     evaluation.check_period(period)
     of = request.args.get("of") or "project"
@@ -327,8 +323,6 @@ def _evaluation_args():
 
 
 def _scored(region, period, of, scheme):
-    from backend.kpi import evaluation
-
     score = evaluation.score_units if of == "unit" else evaluation.score_projects
     return score(session=db.session, scope=_scope(), region=region, period=period, scheme=scheme)
 
@@ -336,8 +330,6 @@ def _scored(region, period, of, scheme):
 @bp.get("/evaluation")
 @require_permission("kpi.view")
 def evaluation_page():
-    from backend.kpi import evaluation
-
     try:
         region, period, of = _evaluation_args()
         scheme = evaluation.active_scheme(session=db.session)
@@ -362,8 +354,6 @@ def evaluation_page():
 @bp.get("/evaluation/item")
 @require_permission("kpi.view")
 def evaluation_item():
-    from backend.kpi import evaluation
-
     try:
         region, period, of = _evaluation_args()
         key = request.args.get("id", "")
@@ -389,8 +379,6 @@ def evaluation_item():
 
 
 def _render_scheme(*, values: dict, name: str, errors: dict, status: int = 200):
-    from backend.kpi import evaluation
-
     return (
         render_template(
             "kpi/evaluation_scheme.html",
@@ -407,10 +395,12 @@ def _render_scheme(*, values: dict, name: str, errors: dict, status: int = 200):
 
 
 def _scheme_values(scheme) -> dict:
-    from backend.kpi.evaluation import plain
-
     return {
-        r.code: {"weight": plain(r.weight), "full": plain(r.full), "zero": plain(r.zero)}
+        r.code: {
+            "weight": evaluation.plain(r.weight),
+            "full": evaluation.plain(r.full),
+            "zero": evaluation.plain(r.zero),
+        }
         for r in scheme.rules
     }
 
@@ -418,8 +408,6 @@ def _scheme_values(scheme) -> dict:
 @bp.get("/evaluation/scheme")
 @require_permission("kpi.view")
 def evaluation_scheme():
-    from backend.kpi import evaluation
-
     active = evaluation.active_scheme(session=db.session)
     return _render_scheme(values=_scheme_values(active), name=active.name, errors={})
 
@@ -427,9 +415,6 @@ def evaluation_scheme():
 @bp.post("/evaluation/scheme")
 @require_permission("kpi.manage")
 def save_evaluation_scheme():
-    from backend.audit import record
-    from backend.kpi import evaluation
-
     name = (request.form.get("name") or "").strip()[:200]
     values = {
         i.code: {
