@@ -37,11 +37,9 @@ SQLite, EXPLAIN (ANALYZE, BUFFERS) on PostgreSQL) instead of timing. Run by peop
 from __future__ import annotations
 
 import argparse
-import math
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -50,6 +48,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa  # noqa: E402
+from common import Statements, add_database_args, database_url, explain, percentile  # noqa: E402
 from flask import current_app, g  # noqa: E402
 
 from backend import create_app  # noqa: E402
@@ -498,29 +497,6 @@ def _approvals(w: Writer, T, pid, departments, rng, *, partial: bool) -> None:
 # --- timing ----------------------------------------------------------------------------------
 
 
-class Statements:
-    """SQL statements run while active (for --explain)."""
-
-    def __init__(self, engine):
-        self.engine, self.items = engine, []
-
-    def _after(self, conn, cursor, statement, parameters, context, executemany):
-        self.items.append((statement, parameters))
-
-    def __enter__(self):
-        self.items = []
-        sa.event.listen(self.engine, "after_cursor_execute", self._after)
-        return self
-
-    def __exit__(self, *exc):
-        sa.event.remove(self.engine, "after_cursor_execute", self._after)
-
-
-def percentile(times: list[float], p: float) -> float:
-    ordered = sorted(times)
-    return ordered[max(0, math.ceil(len(ordered) * p) - 1)]
-
-
 class Results:
     def __init__(self):
         self.worst = (0.0, "")
@@ -535,19 +511,6 @@ class Results:
             f"{label:<52} p50 {statistics.median(wall):7.1f}  p95 {p95:7.1f}  max {max(wall):7.1f} ms{extra}{flag}",
             flush=True,
         )
-
-
-def explain(label: str, items) -> None:
-    print(f"\n== {label}")
-    dialect = db.engine.dialect.name
-    for statement, parameters in items:
-        if statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "BEGIN")):
-            continue
-        print(statement.strip().replace("\n", " ")[:600])
-        prefix = "EXPLAIN QUERY PLAN " if dialect == "sqlite" else "EXPLAIN (ANALYZE, BUFFERS) "
-        with db.engine.connect() as conn:
-            for row in conn.exec_driver_sql(prefix + statement, parameters):
-                print("   ", row[-1] if dialect == "sqlite" else row[0])
 
 
 def pick_targets(rng: random.Random) -> dict:
@@ -657,7 +620,7 @@ def run_service(targets, *, runs: int, only: list[str], show_plans: bool) -> Res
             with Statements(db.engine) as seen:
                 call(0)
             session.rollback()
-            explain(label, seen.items)
+            explain(label, seen.items, width=600)
             continue
         call(0)  # warm
         session.rollback()
@@ -752,17 +715,10 @@ def main() -> None:
     parser.add_argument("--projects", type=int, default=10_000)
     parser.add_argument("--tasks", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--keep", help="SQLite file to build or reuse (kept); default a temporary one")
-    parser.add_argument("--database-url", help="e.g. postgresql+psycopg://bpm:bpm@127.0.0.1:5432/bpm_bench")
-    parser.add_argument("--only", default="", help="comma-separated words; run the cases whose label has one")
-    parser.add_argument("--explain", action="store_true", help="print query plans instead of timing")
+    add_database_args(parser, postgres_example="postgresql+psycopg://bpm:bpm@127.0.0.1:5432/bpm_bench")
     parser.add_argument("--no-views", action="store_true", help="skip the Flask test client cases")
     args = parser.parse_args()
-    if args.database_url:
-        url = args.database_url
-    else:
-        path = Path(args.keep) if args.keep else Path(tempfile.mkdtemp()) / "cockpit.sqlite3"
-        url = f"sqlite:///{path}"
+    url = database_url(args, "cockpit.sqlite3")
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "EMBEDDED_WORKERS": False, "LOG_LEVEL": "ERROR"})
     only = [word for word in args.only.split(",") if word]
     rng = random.Random(10)

@@ -43,11 +43,9 @@ earlier run). `--explain` prints each statement of one call per case with its pl
 from __future__ import annotations
 
 import argparse
-import math
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -56,6 +54,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa  # noqa: E402
+from common import Statements, add_database_args, database_url, explain, percentile  # noqa: E402
 
 from backend import create_app  # noqa: E402
 from backend.extensions import db  # noqa: E402
@@ -421,35 +420,6 @@ def sync_indexes() -> None:
 # --- timing ----------------------------------------------------------------------------------
 
 
-class Statements:
-    """SQL statements run (and their time) while active."""
-
-    def __init__(self, engine):
-        self.engine, self.items, self.sql_seconds, self._started = engine, [], 0.0, 0.0
-
-    def _before(self, conn, cursor, statement, parameters, context, executemany):
-        self._started = time.perf_counter()
-
-    def _after(self, conn, cursor, statement, parameters, context, executemany):
-        self.sql_seconds += time.perf_counter() - self._started
-        self.items.append((statement, parameters))
-
-    def __enter__(self):
-        self.items, self.sql_seconds = [], 0.0
-        sa.event.listen(self.engine, "before_cursor_execute", self._before)
-        sa.event.listen(self.engine, "after_cursor_execute", self._after)
-        return self
-
-    def __exit__(self, *exc):
-        sa.event.remove(self.engine, "before_cursor_execute", self._before)
-        sa.event.remove(self.engine, "after_cursor_execute", self._after)
-
-
-def percentile(times: list[float], p: float) -> float:
-    ordered = sorted(times)
-    return ordered[max(0, math.ceil(len(ordered) * p) - 1)]
-
-
 class Timings:
     """Wall and CPU time (this thread: Python and SQLite, not a PostgreSQL server) per call."""
 
@@ -482,19 +452,6 @@ class Timings:
             f"  max {max(self.wall):6.2f}  cpu p95 {percentile(self.cpu, 0.95):6.2f} ms{extra}",
             flush=True,
         )
-
-
-def explain(label: str, items) -> None:
-    print(f"\n== {label}")
-    dialect = db.engine.dialect.name
-    for statement, parameters in items:
-        if statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "BEGIN")):
-            continue
-        print(statement.strip().replace("\n", " ")[:400])
-        prefix = "EXPLAIN QUERY PLAN " if dialect == "sqlite" else "EXPLAIN (ANALYZE, BUFFERS) "
-        with db.engine.connect() as conn:
-            for row in conn.exec_driver_sql(prefix + statement, parameters):
-                print("   ", row[-1] if dialect == "sqlite" else row[0])
 
 
 def load_sample(people_names: dict[str, list[str]], rng: random.Random) -> list[User]:
@@ -683,16 +640,9 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=1_000_000)
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=200)
-    parser.add_argument("--keep", help="SQLite file to build or reuse (kept); default a temporary one")
-    parser.add_argument("--database-url", help="e.g. postgresql://user@127.0.0.1/bench (instead of SQLite)")
-    parser.add_argument("--only", default="", help="comma-separated words; run the cases whose label has one")
-    parser.add_argument("--explain", action="store_true", help="print query plans instead of timing")
+    add_database_args(parser, postgres_example="postgresql://user@127.0.0.1/bench")
     args = parser.parse_args()
-    if args.database_url:
-        url = args.database_url
-    else:
-        path = Path(args.keep) if args.keep else Path(tempfile.mkdtemp()) / "inbox.sqlite3"
-        url = f"sqlite:///{path}"
+    url = database_url(args, "inbox.sqlite3")
     # LOG_LEVEL: no warnings about calendar years without an official schedule.
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "EMBEDDED_WORKERS": False, "LOG_LEVEL": "ERROR"})
     only = [word for word in args.only.split(",") if word]
