@@ -301,6 +301,7 @@ def test_the_ranking_and_item_pages(app, people, three):
     assert "78.75" in html and "重新分配" in html
     units = client.get("/leader/evaluation?period=2026&of=unit").get_data(as_text=True)
     assert units.index("测试建设单位") < units.index("另一建设单位") and "94.69" in units
+    assert '<input type="hidden" name="of" value="unit">' in units  # a new period keeps the tab
     item = client.get(f"/leader/evaluation/item?period=2026&of=project&id={three['p1'].id}")
     assert item.status_code == 200
     page = item.get_data(as_text=True)
