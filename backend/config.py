@@ -27,6 +27,11 @@ class Config:
     RISK_MODEL_DIR = os.environ.get("RISK_MODEL_DIR", str(ROOT / "var" / "risk"))
     RISK_EVALUATE_HOUR = int(os.environ.get("RISK_EVALUATE_HOUR", "6"))
     RISK_RETRAIN_DAYS = int(os.environ.get("RISK_RETRAIN_DAYS", "7"))
+    # Leadership cockpit: its figures are answered from stored snapshots (backend/kpi/snapshot.py)
+    # recomputed every N seconds for running periods and every M seconds for ended ones (late
+    # corrections); 0 turns snapshots off and every figure is computed on request.
+    KPI_SNAPSHOT_INTERVAL = int(os.environ.get("KPI_SNAPSHOT_INTERVAL", "600"))
+    KPI_SNAPSHOT_ENDED_INTERVAL = int(os.environ.get("KPI_SNAPSHOT_ENDED_INTERVAL", "3600"))
     # Embedded scheduler thread and job workers; production runs them as separate processes.
     EMBEDDED_WORKERS = _bool("EMBEDDED_WORKERS", True)
     SCHEDULER_INTERVAL_SECONDS = float(os.environ.get("SCHEDULER_INTERVAL_SECONDS", "5"))

@@ -39,6 +39,8 @@ def app(tmp_path_factory):
             # Checkpoints published by tests stay out of the development instance folder.
             "EVIDENCE_ANCHOR_FILE": str(files.parent / "evidence-anchor.jsonl"),
             "SERVICE_TASK_BACKOFF_SECONDS": 0,
+            # Cockpit figures computed on request: tests/kpi/test_snapshot.py turns snapshots on.
+            "KPI_SNAPSHOT_INTERVAL": 0,
             "SCRIPT_TIME_LIMIT_SECONDS": 0.5,
             # Form posts in tests carry no CSRF token; tests/accounts checks CSRF on its own app.
             "WTF_CSRF_ENABLED": False,

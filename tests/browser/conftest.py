@@ -87,7 +87,13 @@ def live_server(browser, tmp_path_factory):
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "DATABASE_URL": f"sqlite:///{database}", "LOG_LEVEL": "WARNING"},
+            # Cockpit figures computed on request: the tests check them right after writing.
+            env={
+                **os.environ,
+                "DATABASE_URL": f"sqlite:///{database}",
+                "LOG_LEVEL": "WARNING",
+                "KPI_SNAPSHOT_INTERVAL": "0",
+            },
         )
     url = f"http://127.0.0.1:{port}"
     server = LiveServer(url=url, engine=sa.create_engine(f"sqlite:///{database}"), log=log)
