@@ -10,6 +10,7 @@ PERMISSIONS: dict[str, str] = {
     # business
     "project.apply": "申报项目",
     "project.read": "查看项目",
+    "project.accept": "组织项目竣工验收 (记录验收结论和效益指标)",
     "task.work": "办理待办任务 (签收、提交、审批、签署)",
     "process.start": "发起流程",
     "export.data": "导出业务数据",
@@ -89,7 +90,9 @@ DEFAULT_GRANTS: dict[str, frozenset[str]] = {
         }
     ),
     "window": frozenset(_WORKER | {"export.data", "evidence.deposit", "evidence.read", "publication.manage"}),
-    "reviewer": frozenset(_WORKER | {"export.data", "evidence.read", "risk.view", "kpi.view"}),
+    "reviewer": frozenset(
+        _WORKER | {"export.data", "evidence.read", "risk.view", "kpi.view", "project.accept"}
+    ),
     "head": frozenset(
         _WORKER
         | {
@@ -103,6 +106,7 @@ DEFAULT_GRANTS: dict[str, frozenset[str]] = {
             "risk.manage",
             "kpi.view",
             "kpi.manage",
+            "project.accept",
         }
     ),
     "finance": frozenset(

@@ -10,17 +10,23 @@ demo_cli = AppGroup("demo", help="演示数据 (Demo data).")
 
 # Each domain adds its loader here as it grows; a loader must be idempotent.
 LOADERS: list = []
+_LAST: list = []  # loaders over what every other domain's loader made
 
 
-def loader(fn):
-    LOADERS.append(fn)
-    return fn
+def loader(fn=None, *, last: bool = False):
+    """Register a loader (`@loader`), or one that runs after all the others (`@loader(last=True)`)."""
+
+    def register(fn):
+        (_LAST if last else LOADERS).append(fn)
+        return fn
+
+    return register(fn) if fn is not None else register
 
 
 @demo_cli.command("load")
 def load_command():
     """Load the demo data; running it twice changes nothing."""
-    for fn in LOADERS:
+    for fn in [*LOADERS, *_LAST]:
         created = fn(session=db.session)
         db.session.commit()
         click.echo(f"{fn.__doc__.strip() if fn.__doc__ else fn.__name__}: {created} new")

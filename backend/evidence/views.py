@@ -38,7 +38,12 @@ TYPE_LABELS = {
     "approval": _l("批复"),
     "other": _l("其他"),
 }
-SOURCE_LABELS = {"manual": _l("手工存证"), "approval.issued": _l("批复印发"), "acceptance": _l("验收申请")}
+SOURCE_LABELS = {
+    "manual": _l("手工存证"),
+    "approval.issued": _l("批复印发"),
+    "acceptance": _l("验收申请"),
+    "completion": _l("竣工验收"),  # the report of a 竣工验收 (backend/projects/completion.py)
+}
 
 
 def _scope():

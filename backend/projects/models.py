@@ -36,6 +36,10 @@ class Project(db.Model):
     status: Mapped[str] = mapped_column(sa.String(20), default="draft")
     approved_budget: Mapped[Decimal | None] = mapped_column(Money)
     approved_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    # 开工申报 and 竣工验收 (backend/projects/completion.py); Beijing calendar dates.
+    actual_start: Mapped[object | None] = mapped_column(sa.Date)
+    construction_permit_no: Mapped[str | None] = mapped_column(sa.String(60))  # 施工许可证号
+    actual_end: Mapped[object | None] = mapped_column(sa.Date)  # the date of the passed acceptance
     created_by: Mapped[str | None] = mapped_column(sa.String(60))
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -57,3 +61,26 @@ class ProjectDocument(db.Model):
     file_name: Mapped[str] = mapped_column(sa.String(255))
     uploaded_by: Mapped[str | None] = mapped_column(sa.String(60))
     uploaded_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ProjectCompletion(db.Model):
+    """竣工验收 of a project with the benefit indicators entered at acceptance. One per project:
+    a failed acceptance (不合格) is replaced by the next one (`rounds` counts them; the audit log
+    keeps each); a passed one completes the project and is final."""
+
+    __tablename__ = "project_completion"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("project.id"), unique=True)
+    accepted_on: Mapped[object] = mapped_column(sa.Date, index=True)  # Beijing calendar date
+    conclusion: Mapped[str] = mapped_column(sa.String(10))  # passed (合格) | failed (不合格)
+    opinion: Mapped[str] = mapped_column(sa.Text, default="")
+    annual_benefit: Mapped[Decimal | None] = mapped_column(Money)  # 年均经济效益 (元)
+    new_jobs: Mapped[int | None] = mapped_column(sa.Integer)  # 新增就业 (人)
+    annual_tax: Mapped[Decimal | None] = mapped_column(Money)  # 年均税收 (元)
+    other_benefits: Mapped[str] = mapped_column(sa.Text, default="")  # 其他效益说明
+    document_sha256: Mapped[str | None] = mapped_column(sa.ForeignKey("stored_file.sha256"))
+    document_name: Mapped[str | None] = mapped_column(sa.String(255))
+    rounds: Mapped[int] = mapped_column(sa.Integer, default=1)
+    recorded_by: Mapped[str | None] = mapped_column(sa.String(60))
+    recorded_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
