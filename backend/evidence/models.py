@@ -24,7 +24,9 @@ class EvidenceRecord(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(sa.ForeignKey("project.id"))
+    # None for a region's document (a KPI report, backend/kpi/reports.py): region_code then.
+    project_id: Mapped[int | None] = mapped_column(sa.ForeignKey("project.id"))
+    region_code: Mapped[str | None] = mapped_column(sa.ForeignKey("region.code"))
     # tender | change | acceptance | approval | other
     document_type: Mapped[str] = mapped_column(sa.String(20))
     title: Mapped[str] = mapped_column(sa.String(255))

@@ -55,7 +55,7 @@ def leaf_data(record: EvidenceRecord, *, project_code: str | None = None) -> byt
     body = {
         "v": LEAF_VERSION,
         "type": record.document_type,
-        "project": project_code or record.project.code,
+        "project": project_code or (record.project.code if record.project is not None else None),
         "title": record.title,
         "sha256": record.sha256,
         "sm3": record.sm3,
@@ -63,6 +63,8 @@ def leaf_data(record: EvidenceRecord, *, project_code: str | None = None) -> byt
         "depositor": record.depositor,
         "deposited_at": _iso(record.deposited_at),
     }
+    if record.region_code is not None:  # a region's document: the key only there (old leaves unchanged)
+        body["region"] = record.region_code
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -70,7 +72,7 @@ def _leaves(session):
     """Each record's leaf, recomputed from its row, for `ledger.verify`."""
     rows = session.execute(
         sa.select(EvidenceRecord, Project.code)
-        .join(Project, Project.id == EvidenceRecord.project_id)
+        .outerjoin(Project, Project.id == EvidenceRecord.project_id)
         .order_by(EvidenceRecord.ledger_index)
     )
     for record, code in rows:
@@ -86,7 +88,7 @@ ledger.register_source(LEDGER, _leaves)
 def deposit(
     *,
     session,
-    project: Project,
+    project: Project | None,
     document_type: str,
     data: bytes,
     title: str,
@@ -96,21 +98,29 @@ def deposit(
     source_ref: str | None = None,
     now: datetime | None = None,
     checkpoint: bool = True,
+    region_code: str | None = None,
 ) -> tuple[EvidenceRecord, bool]:
     """Deposit `data` for `project`: (record, True), or (the earlier record, False) when the same
-    bytes were deposited for the project before. Audited as "evidence.deposit"."""
+    bytes were deposited for the project before. Audited as "evidence.deposit". A region's
+    document (a KPI report) has no project: project=None and its `region_code`."""
+    if (project is None) == (region_code is None):
+        raise EvidenceError("存证须属于一个项目或一个行政区划")
     if document_type not in DOCUMENT_TYPES:
         raise EvidenceError(f"未知的存证文件类型: {document_type}")
     if not data:
         raise EvidenceError("不能存证空文件")
     title = (title or "").strip()[:255] or "未命名文件"
     sha256_hex = hashlib.sha256(data).hexdigest()
-    existing = session.scalar(sa.select(EvidenceRecord).filter_by(project_id=project.id, sha256=sha256_hex))
+    owner = (
+        {"project_id": None, "region_code": region_code} if project is None else {"project_id": project.id}
+    )
+    existing = session.scalar(sa.select(EvidenceRecord).filter_by(sha256=sha256_hex, **owner))
     if existing is not None:
         return existing, False
     record = EvidenceRecord(
         project=project,
-        project_id=project.id,
+        project_id=project.id if project is not None else None,
+        region_code=region_code,
         document_type=document_type,
         title=title,
         sha256=sha256_hex,
@@ -130,13 +140,14 @@ def deposit(
         object_type="evidence_record",
         object_id=record.id,
         detail={
-            "project": project.code,
+            "project": project.code if project is not None else None,
             "type": document_type,
             "title": title,
             "sha256": sha256_hex,
             "ledger_index": record.ledger_index,
             "source": source,
-        },
+        }
+        | ({"region": region_code} if region_code is not None else {}),
         username=depositor,
         session=session,
     )
@@ -256,8 +267,8 @@ def proof_bundle(*, session, record: EvidenceRecord) -> dict:
         "format": BUNDLE_FORMAT,
         "evidence": {
             "id": record.id,
-            "project_code": record.project.code,
-            "project_name": record.project.name,
+            "project_code": record.project.code if record.project is not None else None,
+            "project_name": record.project.name if record.project is not None else None,
             "document_type": record.document_type,
             "title": record.title,
             "sha256": record.sha256,
@@ -265,7 +276,8 @@ def proof_bundle(*, session, record: EvidenceRecord) -> dict:
             "size": record.size,
             "depositor": record.depositor,
             "deposited_at": _iso(record.deposited_at),
-        },
+        }
+        | ({"region_code": record.region_code} if record.region_code is not None else {}),
         "leaf": {
             "ledger": LEDGER,
             "index": record.ledger_index,
