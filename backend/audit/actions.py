@@ -145,6 +145,8 @@ ACTIONS: dict[str, Action] = {
             "wbs.import": _l("导入任务分解"),
             "wbs.progress": _l("填报任务进度"),
             "wbs.baseline": _l("建立进度基线"),
+            "project.start": _l("申报开工"),
+            "project.accept": _l("竣工验收"),
         },
     ),
     **_actions(
@@ -173,6 +175,8 @@ ACTIONS: dict[str, Action] = {
         {
             "export": _l("下载导出文件"),
             "data.export": _l("导出业务数据"),
+            "kpi.report_request": _l("申请生成绩效报告"),
+            "kpi.report_download": _l("下载绩效报告"),
         },
     ),
     **_actions(
@@ -226,6 +230,7 @@ OBJECT_TYPES = {
     "risk_setting": _l("风险预警阈值"),
     "risk_model": _l("风险预测模型"),
     "risk_warning": _l("风险预警"),
+    "kpi_report": _l("绩效报告"),
     # Rate-limit buckets (backend/security): what was limited.
     "login": _l("登录 (按来源地址)"),
     "login-account": _l("登录 (按账号)"),

@@ -29,12 +29,15 @@ from backend.kpi.cli import kpi_cli
 from backend.kpi.snapshot import (
     DEPARTMENT,
     INDUSTRY,
+    PROJECT_KINDS,
     PROJECTS,
     TOTAL,
     KpiSnapshot,
     KpiSnapshotPart,
+    KpiSnapshotProject,
     interval_of,
     intervals,
+    pack,
 )
 from backend.projects.models import Project
 
@@ -110,9 +113,10 @@ def _text(amount) -> str:
     return str(amount.quantize(_PLACES) if amount.as_tuple().exponent < -6 else amount)
 
 
-def compute(*, session, period: service.Period, now: datetime) -> list[dict]:
-    """The part rows of `period` at `now` (all projects, no scope: readers apply theirs by
-    choosing region codes). Zero parts are left out: absent reads as 0."""
+def compute(*, session, period: service.Period, now: datetime) -> tuple[list[dict], list[dict]]:
+    """(part rows, project rows) of `period` at `now` (all projects, no scope: readers apply
+    theirs by choosing region codes). Zero parts are left out: absent reads as 0. Project rows
+    only for years and quarters (what the performance evaluation scores)."""
     w = service._window(period, now)
     codes = [indicator.code for indicator in CATALOGUE]
     by_industry = service._parts(session, codes, w, Project.region_code + _SEP + Project.industry, [])
@@ -171,10 +175,23 @@ def compute(*, session, period: service.Period, now: datetime) -> list[dict]:
             roll(DEPARTMENT, region, dept, code, num, den)
     for (node, dim, value, code), (num, den) in rolled.items():
         add(node, dim, value, code, num, den)
-    return rows
+    projects = []
+    if period.kind in PROJECT_KINDS:
+        counted = [Project.status != "draft"]
+        by_project = service._parts(session, codes, w, Project.id, counted)
+        for project_id, region in session.execute(sa.select(Project.id, Project.region_code).where(*counted)):
+            parts = {
+                code: (_text(n), _text(d))
+                for code, (n, d) in by_project.get(project_id, {}).items()
+                if n or d
+            }
+            projects.append({"project_id": project_id, "region_code": region, "parts": pack(parts)})
+    return rows, projects
 
 
-def store(*, session, period_key: str, as_of: datetime, seconds: float, rows: list[dict]) -> int:
+def store(
+    *, session, period_key: str, as_of: datetime, seconds: float, rows: list[dict], projects: list[dict]
+) -> int:
     """Save a snapshot and drop the older ones of its period; returns the new id."""
     snapshot = KpiSnapshot(
         period_key=period_key, as_of=as_of, seconds=Decimal(f"{seconds:.3f}"), part_count=len(rows)
@@ -183,10 +200,15 @@ def store(*, session, period_key: str, as_of: datetime, seconds: float, rows: li
     session.flush()
     if rows:
         session.execute(sa.insert(KpiSnapshotPart), [{"snapshot_id": snapshot.id, **row} for row in rows])
+    if projects:
+        session.execute(
+            sa.insert(KpiSnapshotProject), [{"snapshot_id": snapshot.id, **row} for row in projects]
+        )
     older = sa.select(KpiSnapshot.id).where(
         KpiSnapshot.period_key == period_key, KpiSnapshot.id < snapshot.id
     )
     session.execute(sa.delete(KpiSnapshotPart).where(KpiSnapshotPart.snapshot_id.in_(older)))
+    session.execute(sa.delete(KpiSnapshotProject).where(KpiSnapshotProject.snapshot_id.in_(older)))
     session.execute(sa.delete(KpiSnapshot).where(KpiSnapshot.id.in_(older)))
     return snapshot.id
 
@@ -195,13 +217,14 @@ def refresh(*, session, period: service.Period, now: datetime | None = None) -> 
     """Compute and store `period` now, in the caller's transaction (the CLI, tests)."""
     now = now or utcnow()
     started = clock.perf_counter()
-    rows = compute(session=session, period=period, now=now)
+    rows, projects = compute(session=session, period=period, now=now)
     return store(
         session=session,
         period_key=period.key,
         as_of=now,
         seconds=clock.perf_counter() - started,
         rows=rows,
+        projects=projects,
     )
 
 
@@ -218,8 +241,8 @@ def _compute(plan: dict):
     begin_unit_of_work(read_only=True)
     try:
         started = clock.perf_counter()
-        rows = compute(session=db.session, period=period, now=now)
-        return {"as_of": now, "seconds": clock.perf_counter() - started, "rows": rows}
+        rows, projects = compute(session=db.session, period=period, now=now)
+        return {"as_of": now, "seconds": clock.perf_counter() - started, "rows": rows, "projects": projects}
     finally:
         db.session.rollback()
         begin_unit_of_work(read_only=False)
@@ -234,6 +257,7 @@ def _record(payload: dict, plan: dict, result: dict) -> None:
         as_of=result["as_of"],
         seconds=result["seconds"],
         rows=result["rows"],
+        projects=result["projects"],
     )
     log.info(
         "kpi.snapshot",

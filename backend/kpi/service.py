@@ -31,9 +31,10 @@ from backend.authz.scope import Scope, project_clause
 from backend.contracts.models import BudgetLine, Contract, Payment
 from backend.db import utcnow
 from backend.funds.models import Allocation, InvestmentReport
+from backend.kpi import snapshot
 from backend.kpi.catalogue import ACTIVE_STATUSES, BY_CODE, CATALOGUE
 from backend.org.models import Department, Region
-from backend.projects.models import Project
+from backend.projects.models import Project, ProjectCompletion
 from backend.publicpage.models import PublicFeedback
 from backend.risk.models import RiskWarning
 from backend.schedule.models import WbsItem
@@ -49,6 +50,7 @@ WARNING_GRADES = {"warnings_red": "red", "warnings_orange": "orange", "warnings_
 GRADE_LABELS = {"red": "红色", "orange": "橙色", "yellow": "黄色"}
 BREAKDOWNS = ("industry", "department")
 _PLACES = Decimal("0.0001")
+_CENTS, _TENTHS = Decimal("0.01"), Decimal("0.1")
 
 
 class KpiInputError(ValueError):
@@ -175,8 +177,6 @@ class Value:
 def make_value(code: str, numerator, denominator) -> Value:
     """The figure of `code` from its parts (None parts count as 0; benefit_ratio has none)."""
     indicator = BY_CODE[code]
-    if code == "benefit_ratio":
-        return Value(code, None, None, None, "—")
     num = Decimal(numerator or 0)
     if indicator.unit == "个":
         return Value(code, num, num, None, f"{int(num)}个")
@@ -185,7 +185,8 @@ def make_value(code: str, numerator, denominator) -> Value:
         return Value(code, None, num, den, "—")
     value = num / den * (100 if indicator.unit == "%" else 1)
     value = value.quantize(_PLACES, ROUND_HALF_UP)
-    shown = value.quantize(Decimal("0.01") if indicator.unit == "分" else Decimal("0.1"), ROUND_HALF_UP)
+    # 投资效益比 (倍) is usually well below 1: two places, like 满意度.
+    shown = value.quantize(_CENTS if indicator.unit in ("分", "倍") else _TENTHS, ROUND_HALF_UP)
     return Value(code, value, num, den, f"{shown}{indicator.unit}")
 
 
@@ -218,6 +219,34 @@ def _deviation(session, cut: date):
     )
     planned = _day_diff(session, WbsItem.planned_end, WbsItem.planned_start) + 1
     return delay, planned, WbsItem.planned_end < cut
+
+
+def _started(cut):
+    """Started by the cut (开工率): the actual start of the 开工申报, or a WBS item's actual start,
+    not after the cut; a project in construction with no actual start (put there before 开工申报
+    existed) counts by its status."""
+    return sa.or_(
+        Project.actual_start <= cut,
+        sa.and_(Project.actual_start.is_(None), Project.status.in_(STARTED_STATUSES)),
+        sa.exists().where(WbsItem.project_id == Project.id, WbsItem.actual_start <= cut),
+    )
+
+
+def _completed(cut):
+    """Completed by the cut (竣工率): accepted (合格) on or before it; a project completed with no
+    acceptance date (before 竣工验收 existed) counts by its status."""
+    return sa.and_(
+        Project.status == "completed", sa.or_(Project.actual_end.is_(None), Project.actual_end <= cut)
+    )
+
+
+def _benefit_records(w: _Window) -> list:
+    """投资效益比's records: the passed (合格) acceptances dated in the period, up to the cut."""
+    return [
+        ProjectCompletion.conclusion == "passed",
+        ProjectCompletion.accepted_on >= w.period.start,
+        ProjectCompletion.accepted_on <= w.cut,
+    ]
 
 
 def _statements(session, code: str, w: _Window, key, where: list):
@@ -300,10 +329,7 @@ def _statements(session, code: str, w: _Window, key, where: list):
             )
         ]
     if code == "start_rate":
-        started = sa.or_(
-            Project.status.in_(STARTED_STATUSES),
-            sa.exists().where(WbsItem.project_id == Project.id, WbsItem.actual_start <= w.cut),
-        )
+        started = _started(w.cut)
         return [
             grouped(
                 {num: count_if(started), den: sa.func.count(Project.id)},
@@ -315,7 +341,7 @@ def _statements(session, code: str, w: _Window, key, where: list):
     if code == "completion_rate":
         return [
             grouped(
-                {num: count_if(Project.status == "completed"), den: sa.func.count(Project.id)},
+                {num: count_if(_completed(w.cut)), den: sa.func.count(Project.id)},
                 Project.status.in_(ACTIVE_STATUSES),
                 Project.planned_end >= w.period.start,
                 Project.planned_end <= w.cut,
@@ -385,7 +411,17 @@ def _statements(session, code: str, w: _Window, key, where: list):
             )
         ]
     if code == "benefit_ratio":
-        return []  # no benefit indicators are recorded anywhere yet (catalogue says so)
+        # Σ 年均经济效益 ÷ Σ 总投资 of the same projects, from one scan.
+        return [
+            grouped(
+                {
+                    num: sa.func.sum(ProjectCompletion.annual_benefit),
+                    den: sa.func.sum(Project.total_investment),
+                },
+                *_benefit_records(w),
+                joined=(ProjectCompletion, ProjectCompletion.project_id == Project.id),
+            )
+        ]
     raise KpiInputError(f"没有这个指标: {code}")
 
 
@@ -414,12 +450,11 @@ def _parts(session, codes, w: _Window, key, where) -> dict:
     return out
 
 
-def _values(parts: dict | None) -> dict[str, Value]:
+def _values(parts: dict | None, codes=None) -> dict[str, Value]:
+    """{code: Value} of every indicator, or of `codes`."""
     parts = parts or {}
-    return {
-        indicator.code: make_value(indicator.code, *parts.get(indicator.code, (0, 0)))
-        for indicator in CATALOGUE
-    }
+    wanted = codes if codes is not None else [indicator.code for indicator in CATALOGUE]
+    return {code: make_value(code, *parts.get(code, (0, 0))) for code in wanted}
 
 
 # --- regions and the scope ---------------------------------------------------------------------
@@ -433,6 +468,7 @@ class Area:
     project_count: int
     values: dict[str, Value]
     url: str | None
+    as_of: datetime | None = None  # figures from a stored snapshot computed then; None: live
 
 
 @dataclass
@@ -536,6 +572,50 @@ def _project_area(project_id, code, name, parts, counted: bool) -> Area:
     return Area(f"p{project_id}", name, "project", int(counted), _values(parts), _project_url(code))
 
 
+def _stored(session, scope: Scope, tree: _Tree, target: _Target, periods, now, *, county: bool = False):
+    """The usable snapshots (snapshot.py) of `periods` for a region with regions under it, or
+    None: then the figures are computed live. A county (no regions under it) is computed live
+    so that its projects, listed below it, add up to it exactly; it reads few records (unless
+    `county`: the per-project rows are exact there too)."""
+    if now is not None or target.level == "project":
+        return None
+    if not county and not tree.children.get(target.code):
+        return None
+    if not snapshot.covers(scope, tree.subtree(target.code)):
+        return None
+    moment = utcnow()
+    today = moment.astimezone(SHANGHAI).date()
+    found = [snapshot.usable(session=session, period=p, now=moment, today=today) for p in periods]
+    return None if any(f is None for f in found) else found
+
+
+def _stored_parts(session, found, tree: _Tree, target: _Target, dim=snapshot.TOTAL, code=None) -> dict:
+    """{(snapshot id, dim value): {code: [num, den]}} of the target's subtree: the totals summed
+    over its region codes, a breakdown's rows read as stored for it."""
+    ids = [f.id for f in found]
+    if dim != snapshot.TOTAL:
+        rows = snapshot.parts(session=session, snapshot_ids=ids, dim=dim, code=code, region=target.code)
+        return {(sid, value): group for (sid, _, value), group in rows.items()}
+    regions = tree.subtree(target.code)
+    out: dict = defaultdict(lambda: defaultdict(lambda: [Decimal(0), Decimal(0)]))
+    rows = snapshot.parts(session=session, snapshot_ids=ids, dim=dim, code=code)
+    for (sid, region, value), group in rows.items():
+        if region in regions:
+            for part_code, (num, den) in group.items():
+                out[sid, value][part_code][0] += num
+                out[sid, value][part_code][1] += den
+    return out
+
+
+def _projects_on(session, codes, w: _Window, here: list):
+    """({project id: parts}, [(id, code, name, status)] in code order) of the projects `here`."""
+    by_project = _parts(session, codes, w, Project.id, here)
+    rows = session.execute(
+        sa.select(Project.id, Project.code, Project.name, Project.status).where(*here).order_by(Project.code)
+    ).all()
+    return by_project, rows
+
+
 def _drill(session, scope: Scope, region: str | None, period: Period, now) -> tuple[Area, list[Area]]:
     tree = _tree(session)
     target = _target(session, scope, region, tree)
@@ -547,8 +627,27 @@ def _drill(session, scope: Scope, region: str | None, period: Period, now) -> tu
         area = _project_area(p.id, p.code, p.name, parts, p.status != "draft")
         return area, []
     where = list(target.where)
-    by_region = _parts(session, codes, w, Project.region_code, where)
-    counts = _project_counts(session, Project.region_code, where)
+    stored = _stored(session, scope, tree, target, [period], now)
+    leaf = not tree.children.get(target.code)
+    by_project, projects = None, None
+    if stored:
+        rows = snapshot.parts(session=session, snapshot_ids=[stored[0].id])
+        by_region = {group: parts for (_, group, _), parts in rows.items()}
+        counts = {group: int(parts.pop(snapshot.PROJECTS, [0])[0]) for group, parts in by_region.items()}
+    elif leaf:
+        # A county: its projects' parts, once; the county's are their sums (half the statements).
+        by_project, projects = _projects_on(session, codes, w, [*where, Project.region_code == target.code])
+        total: dict = defaultdict(lambda: [Decimal(0), Decimal(0)])
+        for group in by_project.values():
+            for code, (num, den) in group.items():
+                total[code][0] += num
+                total[code][1] += den
+        by_region = {target.code: total} if by_project else {}
+        counts = {target.code: sum(status != "draft" for _, _, _, status in projects)}
+    else:
+        by_region = _parts(session, codes, w, Project.region_code, where)
+        counts = _project_counts(session, Project.region_code, where)
+    as_of = stored[0].as_of if stored else None
 
     def summed(codes_in: set[str]):
         total: dict = defaultdict(lambda: [Decimal(0), Decimal(0)])
@@ -559,22 +658,19 @@ def _drill(session, scope: Scope, region: str | None, period: Period, now) -> tu
         return total, sum(n for c, n in counts.items() if c in codes_in)
 
     parts, count = summed(tree.subtree(target.code))
-    area = Area(target.code, target.name, target.level, count, _values(parts), None)
+    area = Area(target.code, target.name, target.level, count, _values(parts), None, as_of)
     children = []
     for child in tree.children.get(target.code, []):
         name, level, _ = tree.nodes[child]
         child_parts, child_count = summed(tree.subtree(child))
-        children.append(Area(child, name, level, child_count, _values(child_parts), None))
+        children.append(Area(child, name, level, child_count, _values(child_parts), None, as_of))
     # Projects on the target's own code (all of a county's; any put directly on a city).
     if target.code in by_region or counts.get(target.code):
-        here = [*where, Project.region_code == target.code]
-        by_project = _parts(session, codes, w, Project.id, here)
-        rows = session.execute(
-            sa.select(Project.id, Project.code, Project.name, Project.status)
-            .where(*here)
-            .order_by(Project.code)
-        ).all()
-        for project_id, code, name, status in rows:
+        if by_project is None:
+            by_project, projects = _projects_on(
+                session, codes, w, [*where, Project.region_code == target.code]
+            )
+        for project_id, code, name, status in projects:
             if status != "draft" or project_id in by_project:
                 children.append(
                     _project_area(project_id, code, name, by_project.get(project_id), status != "draft")
@@ -622,7 +718,7 @@ _MONTH_COLUMN = {
     "ticket_first_pass": Ticket.closed_at,
     "warnings_red": RiskWarning.raised_at,
     "satisfaction": PublicFeedback.created_at,
-    "completion_rate": Project.planned_end,
+    "benefit_ratio": ProjectCompletion.accepted_on,
 }
 
 
@@ -663,7 +759,7 @@ def _trend_parts(session, code: str, period: Period, now, where) -> list[list[De
 
     if first in _MONTH_COLUMN:
         column = _MONTH_COLUMN[first]
-        is_date = column is Project.planned_end
+        is_date = isinstance(column.type, sa.Date)  # planned_end, accepted_on: Beijing dates
         ends = [m.end if is_date else _midnight_utc(m.end) for m in months]
         for targets, statement in _statements(session, first, w, _month_index(column, ends), where):
             for row in session.execute(statement):
@@ -753,27 +849,23 @@ def _trend_parts(session, code: str, period: Period, now, where) -> list[list[De
             out[i][0] += Decimal(num or 0)
             out[i][1] += Decimal(den or 0)
         return out
-    if code == "start_rate":
+    if code in ("start_rate", "completion_rate"):
+        # Started / completed by the cut of the month the planned date falls in.
+        column = Project.planned_start if code == "start_rate" else Project.planned_end
         ends = [m.end for m in months]
-        month = _month_index(Project.planned_start, ends)
+        month = _month_index(column, ends)
         cut = sa.case(
-            *[
-                (Project.planned_start < end, sa.literal(x.cut, sa.Date))
-                for end, x in zip(ends, windows, strict=True)
-            ],
+            *[(column < end, sa.literal(x.cut, sa.Date)) for end, x in zip(ends, windows, strict=True)],
             else_=None,
         )
-        started = sa.or_(
-            Project.status.in_(STARTED_STATUSES),
-            sa.exists().where(WbsItem.project_id == Project.id, WbsItem.actual_start <= cut),
-        )
+        done = _started(cut) if code == "start_rate" else _completed(cut)
         rows = session.execute(
-            sa.select(month, sa.func.sum(sa.case((started, 1), else_=0)), sa.func.count(Project.id))
+            sa.select(month, sa.func.sum(sa.case((done, 1), else_=0)), sa.func.count(Project.id))
             .where(
                 *where,
                 Project.status.in_(ACTIVE_STATUSES),
-                Project.planned_start >= period.start,
-                Project.planned_start <= w.cut,
+                column >= period.start,
+                column <= w.cut,
             )
             .group_by(month)
         )
@@ -782,7 +874,7 @@ def _trend_parts(session, code: str, period: Period, now, where) -> list[list[De
                 out[int(i)][0] += Decimal(num or 0)
                 out[int(i)][1] += Decimal(den or 0)
         return out
-    return out  # benefit_ratio: nothing recorded
+    return out
 
 
 def figure(
@@ -799,6 +891,9 @@ def figure(
     _check_code(code)
     tree = _tree(session)
     target = _target(session, scope, region, tree)
+    if stored := _stored(session, scope, tree, target, [period], now):
+        parts = _stored_parts(session, stored, tree, target, code=code)
+        return make_value(code, *parts.get((stored[0].id, ""), {}).get(code, (0, 0)))
     w, where = _window(period, now), list(target.where)
     if target.level == "project" or session.get_bind().dialect.name != "sqlite":
         parts = _parts(session, [code], w, None, where).get("all") or {}
@@ -823,9 +918,15 @@ def trend(
 ) -> list[tuple[str, Value]]:
     """One point per month of the period: the figure as computed for that month alone."""
     _check_code(code)
-    target = _target(session, scope, region, _tree(session))
-    parts = _trend_parts(session, code, period, now, list(target.where))
-    return [(month.key, make_value(code, *part)) for month, part in zip(period.months, parts, strict=True)]
+    tree = _tree(session)
+    target = _target(session, scope, region, tree)
+    months = period.months
+    if stored := _stored(session, scope, tree, target, months, now):
+        summed = _stored_parts(session, stored, tree, target, code=code)
+        parts = [summed.get((found.id, ""), {}).get(code, (0, 0)) for found in stored]
+    else:
+        parts = _trend_parts(session, code, period, now, list(target.where))
+    return [(month.key, make_value(code, *part)) for month, part in zip(months, parts, strict=True)]
 
 
 def breakdown(
@@ -835,13 +936,23 @@ def breakdown(
     have value None there)."""
     if by not in BREAKDOWNS:
         raise KpiInputError("分组方式只能是行业（industry）或审批部门（department）")
-    target = _target(session, scope, region, _tree(session))
+    tree = _tree(session)
+    target = _target(session, scope, region, tree)
     w = _window(period, now)
     where = list(target.where)
+    stored = _stored(session, scope, tree, target, [period], now)
     if by == "industry":
-        parts = _parts(session, [i.code for i in CATALOGUE], w, Project.industry, where)
+        if stored:
+            summed = _stored_parts(session, stored, tree, target, dim=snapshot.INDUSTRY)
+            parts = {value: group for (_, value), group in summed.items()}
+        else:
+            parts = _parts(session, [i.code for i in CATALOGUE], w, Project.industry, where)
         return [(industry, _values(parts[industry])) for industry in sorted(parts)]
-    parts = _parts(session, DEPARTMENT_CODES, w, ApprovalOpinion.department, where)
+    if stored:
+        summed = _stored_parts(session, stored, tree, target, dim=snapshot.DEPARTMENT)
+        parts = {value or None: group for (_, value), group in summed.items()}
+    else:
+        parts = _parts(session, DEPARTMENT_CODES, w, ApprovalOpinion.department, where)
     names = dict(session.execute(sa.select(Department.code, Department.name)).all())
     names[EXPERT_DEPARTMENT] = EXPERT_LABEL
     none = {i.code: Value(i.code, None, None, None, "—") for i in CATALOGUE}
@@ -1025,13 +1136,7 @@ def trace(
             )
     elif code in ("start_rate", "completion_rate"):
         column = Project.planned_start if code == "start_rate" else Project.planned_end
-        if code == "start_rate":
-            done = sa.or_(
-                Project.status.in_(STARTED_STATUSES),
-                sa.exists().where(WbsItem.project_id == Project.id, WbsItem.actual_start <= w.cut),
-            )
-        else:
-            done = Project.status == "completed"
+        done = _started(w.cut) if code == "start_rate" else _completed(w.cut)
         projects = session.execute(
             sa.select(*head, column, Project.status, done)
             .where(*where, Project.status.in_(ACTIVE_STATUSES), column >= w.period.start, column <= w.cut)
@@ -1177,6 +1282,29 @@ def trace(
                     f"{rating} 分，提交于 {_fmt_utc(at)}",
                 )
             )
+    elif code == "benefit_ratio":
+        accepted = session.execute(
+            sa.select(
+                *head,
+                ProjectCompletion.accepted_on,
+                ProjectCompletion.annual_benefit,
+                Project.total_investment,
+            )
+            .join(Project, ProjectCompletion.project_id == Project.id)
+            .where(*where, *_benefit_records(w))
+            .order_by(ProjectCompletion.accepted_on, Project.code)
+            .limit(limit)
+        )
+        for pcode, pname, on, benefit, total in accepted:
+            rows.append(
+                TraceRow(
+                    f"{who(pcode, pname)} · 竣工验收",
+                    f"/projects/{pcode}/acceptance",
+                    Decimal(benefit or 0),
+                    Decimal(total),
+                    f"{on.isoformat()} 验收合格；年均经济效益（元）÷ 总投资（元）",
+                )
+            )
     return rows[:limit]
 
 
@@ -1184,13 +1312,27 @@ def trace(
 
 
 def project_values(
-    *, session, scope: Scope, region: str | None, period: Period, now: datetime | None = None
+    *,
+    session,
+    scope: Scope,
+    region: str | None,
+    period: Period,
+    now: datetime | None = None,
+    codes: tuple[str, ...] | None = None,
 ) -> dict[int, dict[str, Value]]:
     """{project id: {code: Value}} for every non-draft project of `region` in the scope: the
-    drill-down's grouped statements keyed by project (one set of queries, not one per project)."""
-    target = _target(session, scope, region, _tree(session))
+    drill-down's grouped statements keyed by project (one set of queries, not one per project).
+    `codes`: only these indicators (what an evaluation scheme scores)."""
+    tree = _tree(session)
+    target = _target(session, scope, region, tree)
+    if period.kind in snapshot.PROJECT_KINDS and (
+        stored := _stored(session, scope, tree, target, [period], now, county=True)
+    ):
+        regions = tree.subtree(target.code)
+        found = snapshot.project_parts(session=session, snapshot_id=stored[0].id, regions=regions)
+        return {project_id: _values(parts, codes) for project_id, parts in found.items()}
     w = _window(period, now)
     where = [*target.where, Project.status != "draft"]
-    parts = _parts(session, [i.code for i in CATALOGUE], w, Project.id, where)
+    parts = _parts(session, codes or [i.code for i in CATALOGUE], w, Project.id, where)
     ids = session.scalars(sa.select(Project.id).where(*where)).all()
-    return {project_id: _values(parts.get(project_id)) for project_id in ids}
+    return {project_id: _values(parts.get(project_id), codes) for project_id in ids}

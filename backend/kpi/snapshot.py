@@ -16,6 +16,7 @@ Parts are stored as decimal strings: exact on SQLite too (its REAL sums lose cen
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -57,6 +58,44 @@ class KpiSnapshotPart(db.Model):
     code: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     numerator: Mapped[str] = mapped_column(sa.String(48))
     denominator: Mapped[str] = mapped_column(sa.String(48))
+
+
+class KpiSnapshotProject(db.Model):
+    """Every non-draft project's parts in a year or quarter snapshot, one row per project (the
+    performance evaluation scores each project: 10,000 rows to read, not 150,000)."""
+
+    __tablename__ = "kpi_snapshot_project"
+
+    snapshot_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("kpi_snapshot.id", ondelete="CASCADE"), primary_key=True
+    )
+    project_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    region_code: Mapped[str] = mapped_column(sa.String(12))
+    parts: Mapped[str] = mapped_column(sa.Text)  # JSON {code: [numerator, denominator]} as strings
+
+
+PROJECT_KINDS = ("year", "quarter")  # the periods evaluated, whose snapshots hold every project
+
+
+def pack(parts: dict) -> str:
+    return json.dumps(
+        {code: [str(num), str(den)] for code, (num, den) in parts.items()}, separators=(",", ":")
+    )
+
+
+def project_parts(*, session, snapshot_id: int, regions: set[str]) -> dict[int, dict]:
+    """{project id: {code: [numerator, denominator]}} of the snapshot's projects in `regions`."""
+    out = {}
+    for project_id, region, packed in session.execute(
+        sa.select(
+            KpiSnapshotProject.project_id, KpiSnapshotProject.region_code, KpiSnapshotProject.parts
+        ).where(KpiSnapshotProject.snapshot_id == snapshot_id)
+    ):
+        if region in regions:
+            out[project_id] = {
+                code: [Decimal(num), Decimal(den)] for code, (num, den) in json.loads(packed).items()
+            }
+    return out
 
 
 def intervals() -> tuple[int, int]:

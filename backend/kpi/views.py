@@ -7,17 +7,18 @@ the person's scope) answer 400: the Chinese message in JSON, or flashed on the p
 
 from datetime import datetime
 from decimal import Decimal
+from types import SimpleNamespace
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from backend.audit import record
-from backend.authz import require_permission
+from backend.authz import forbidden, has_permission, require_permission
 from backend.authz.scope import scope_of
 from backend.extensions import db
-from backend.kpi import catalogue, evaluation, service
+from backend.kpi import catalogue, evaluation, evaluation_export, service
 from backend.org.errors import RegionNotFound
 from backend.org.service import region_path
 from backend.projects.models import Project
@@ -81,8 +82,14 @@ def value_json(value) -> dict:
     }
 
 
+def as_of_text(area) -> str | None:
+    """Beijing time of the stored snapshot the figures come from; None when computed live."""
+    return area.as_of.astimezone(service.SHANGHAI).strftime("%Y-%m-%d %H:%M") if area.as_of else None
+
+
 def area_json(area) -> dict:
     return {
+        "as_of": as_of_text(area),
         "code": area.code,
         "name": area.name,
         "level": area.level,
@@ -150,6 +157,7 @@ def _page_data(region, period) -> dict:
     kids = service.children(session=db.session, scope=scope, region=region, period=period)
     return {
         "area": area,
+        "as_of": as_of_text(area),
         "children": kids,
         "crumbs": _crumbs(scope, area),
         "period": period,
@@ -322,48 +330,156 @@ def _evaluation_args():
     return region, period, of
 
 
+def _scheme_choice() -> str | None:
+    """?scheme=<version> (or "default"): choosing a version other than the one in force at the
+    period's end is for kpi.manage only; None when someone else asks for one."""
+    choice = (request.args.get("scheme") or "").strip()[:20]
+    if choice and not has_permission(current_user, "kpi.manage"):
+        return None
+    return choice
+
+
 def _scored(region, period, of, scheme):
     score = evaluation.score_units if of == "unit" else evaluation.score_projects
     return score(session=db.session, scope=_scope(), region=region, period=period, scheme=scheme)
 
 
+def _ranking(choice: str):
+    """What the ranking page and its exports share: (region, period, of, scheme, rows, name);
+    the region is checked against the scope first (KpiInputError: 400)."""
+    region, period, of = _evaluation_args()
+    name = service.area_name(session=db.session, scope=_scope(), region=region)
+    scheme = evaluation.chosen_scheme(session=db.session, period=period, choice=choice)
+    rows = evaluation.ranked(_scored(region, period, of, scheme))
+    return region, period, of, scheme, rows, name
+
+
+def _region_picker(region) -> dict:
+    """Breadcrumbs (as the cockpit's) and the regions one level down, for the region picker."""
+    scope = _scope()
+    place = evaluation.current_region(session=db.session, scope=scope, region=region)
+    if place is None:
+        return {"crumbs": [], "child_regions": []}
+    area = SimpleNamespace(code=place.code, name=place.name, level=place.level)
+    return {
+        "crumbs": _crumbs(scope, area),
+        "child_regions": evaluation.child_regions(session=db.session, scope=scope, code=place.code),
+    }
+
+
 @bp.get("/evaluation")
 @require_permission("kpi.view")
 def evaluation_page():
+    choice = _scheme_choice()
+    if choice is None:
+        return forbidden(_("只有可设置评价方案的人员可以选择方案版本"))
     try:
-        region, period, of = _evaluation_args()
-        scheme = evaluation.active_scheme(session=db.session)
-        items = _scored(region, period, of, scheme)
-        name = service.area_name(session=db.session, scope=_scope(), region=region)
+        region, period, of, scheme, rows, name = _ranking(choice)
+        picker = _region_picker(region)
+        in_force = scheme if not choice else evaluation.scheme_for_period(session=db.session, period=period)
     except service.KpiInputError as error:
         flash(str(error), "danger")
         return render_template("kpi/evaluation.html", failed=True), 400
+    manage = has_permission(current_user, "kpi.manage")
     return render_template(
         "kpi/evaluation.html",
-        rows=evaluation.ranked(items),
+        rows=rows,
         scheme=scheme,
+        in_force=in_force,
+        scheme_choice=choice or None,
+        versions=evaluation.versions(session=db.session) if manage else [],
+        default_choice=evaluation.DEFAULT_CHOICE,
         of=of,
         region=region,
         period=period,
         area_name=name,
         period_choices=_period_choices(period),
+        crumb_args={"of": of, "scheme": choice or None},
         by_code=catalogue.BY_CODE,
+        **picker,
     )
+
+
+def _export_ranking(fmt: str):
+    choice = _scheme_choice()
+    if choice is None:
+        return forbidden(_("只有可设置评价方案的人员可以选择方案版本"))
+    try:
+        region, period, of, scheme, rows, name = _ranking(choice)
+    except service.KpiInputError as error:
+        return _bad_json(error)
+    headers, body = evaluation_export.table(rows, of=of, scheme=scheme)
+    record(
+        "data.export",
+        object_type="kpi_evaluation",
+        detail={
+            "what": "evaluation_ranking",
+            "format": fmt,
+            "rows": len(body),
+            "of": of,
+            "region": region or "",
+            "period": period.key,
+            "scheme": scheme.id,
+        },
+    )
+    db.session.commit()
+    filename = f"evaluation-{of}-{period.key}-{datetime.now(service.SHANGHAI):%Y%m%d-%H%M%S}.{fmt}"
+    headers_out = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if fmt == "csv":
+        return Response(evaluation_export.to_csv(headers, body), mimetype="text/csv", headers=headers_out)
+    about = [
+        (_("地区"), name),
+        (_("期间"), period.label),
+        (_("评价对象"), _("建设单位") if of == "unit" else _("项目")),
+        (_("评价方案"), scheme.name),
+        (_("方案版本"), str(scheme.id) if scheme.id is not None else _("内置")),
+    ]
+    about += [
+        (
+            catalogue.BY_CODE[r.code].name,
+            _("权重 %(w)s；%(rule)s", w=evaluation.plain(r.weight), rule=r.describe()),
+        )
+        for r in scheme.rules
+    ]
+    data = evaluation_export.to_xlsx(headers, body, about=about)
+    return Response(data, mimetype=evaluation_export.XLSX_MIMETYPE, headers=headers_out)
+
+
+@bp.get("/evaluation/export.csv")
+@require_permission("kpi.view")
+@require_permission("export.data")
+def evaluation_export_csv():
+    return _export_ranking("csv")
+
+
+@bp.get("/evaluation/export.xlsx")
+@require_permission("kpi.view")
+@require_permission("export.data")
+def evaluation_export_xlsx():
+    return _export_ranking("xlsx")
 
 
 @bp.get("/evaluation/item")
 @require_permission("kpi.view")
 def evaluation_item():
+    choice = _scheme_choice()
+    if choice is None:
+        return forbidden(_("只有可设置评价方案的人员可以选择方案版本"))
     try:
         region, period, of = _evaluation_args()
         key = request.args.get("id", "")
         if not key.isdigit():
             raise service.KpiInputError(_("请选择要查看的项目或建设单位"))
-        scheme = evaluation.active_scheme(session=db.session)
-        items = _scored(region, period, of, scheme)
-        item = next((i for i in items if i.key == int(key)), None)
-        if item is None:
-            raise service.KpiInputError(_("该项目或建设单位不在所选范围内"))
+        scope = _scope()
+        service.area_name(session=db.session, scope=scope, region=region)  # the region is in scope
+        scheme = evaluation.chosen_scheme(session=db.session, period=period, choice=choice)
+        # This one item's score from its own figures: ranking the whole region to find it was
+        # the cost of the ranking page per click. Its rank is on the ranking page.
+        where = {"session": db.session, "scope": scope, "region": region, "period": period, "scheme": scheme}
+        if of == "unit":
+            item = evaluation.score_unit(**where, unit_id=int(key))
+        else:
+            item = evaluation.score_project(**where, project_id=int(key))
     except service.KpiInputError as error:
         flash(str(error), "danger")
         return render_template("kpi/evaluation_item.html", failed=True), 400
@@ -371,6 +487,7 @@ def evaluation_item():
         "kpi/evaluation_item.html",
         item=item,
         scheme=scheme,
+        scheme_choice=choice or None,
         of=of,
         region=region,
         period=period,

@@ -273,7 +273,8 @@
     renderIndustry(ind);
     renderDepartment(dep);
     const updated = document.querySelector("[data-updated]");
-    if (updated) updated.textContent = clockText(new Date()).time;
+    // Figures from a stored snapshot carry its time; live ones are as of now.
+    if (updated) updated.textContent = o.area.as_of || clockText(new Date()).time;
     document.body.dataset.leaderLoaded = "1";
   }
 

@@ -48,6 +48,7 @@ RISK_VIEWERS = frozenset({"reviewer", "head", "finance", "inspector", "operator"
 RISK_MANAGERS = frozenset({"head", "operator"})  # risk.manage (thresholds, retraining)
 KPI_VIEWERS = frozenset({"reviewer", "head", "finance", "inspector", "operator", "leader"})  # kpi.view
 KPI_MANAGERS = frozenset({"head", "operator"})  # kpi.manage (evaluation scheme)
+ACCEPTERS = frozenset({"reviewer", "head"})  # project.accept (竣工验收; then 发改 staff in scope)
 
 EXPECTED: dict[str, object] = {
     # --- sign-in, account, language, assets, health -------------------------------------------
@@ -157,6 +158,11 @@ EXPECTED: dict[str, object] = {
     # --- projects: the list and the hub ------------------------------------------------------------
     "GET /projects": READERS,  # project.read; the list is the person's data scope
     "GET /projects/<code>": READERS,  # then the project's scope (404)
+    # 开工申报: project.apply; then the project's owner unit only (403)
+    "GET /projects/<code>/start": OWNERS,
+    "POST /projects/<code>/start": OWNERS,
+    "GET /projects/<code>/acceptance": READERS,  # the record; the form for accepters only
+    "POST /projects/<code>/acceptance": ACCEPTERS,  # then 发改 department and the scope (403/404)
     # --- schedule (进度与任务分解) ------------------------------------------------------------------
     "GET /projects/<code>/schedule": READERS,  # project.read; then the project's scope (404)
     "GET /projects/<code>/schedule.xlsx": READERS,
@@ -223,8 +229,13 @@ EXPECTED: dict[str, object] = {
     "GET /leader/api/breakdown": KPI_VIEWERS,
     "GET /leader/evaluation": KPI_VIEWERS,
     "GET /leader/evaluation/item": KPI_VIEWERS,  # 400 without an id, after the permission
+    "GET /leader/evaluation/export.csv": KPI_VIEWERS & EXPORTERS,  # kpi.view and export.data
+    "GET /leader/evaluation/export.xlsx": KPI_VIEWERS & EXPORTERS,
     "GET /leader/evaluation/scheme": KPI_VIEWERS,
     "POST /leader/evaluation/scheme": KPI_MANAGERS,
+    "GET /leader/reports": KPI_VIEWERS,
+    "POST /leader/reports": KPI_VIEWERS,  # requesting a report: what the cockpit shows, as PDF/XLSX
+    "GET /leader/reports/<int:report_id>/<kind>": KPI_VIEWERS,  # 404: no such report
     # --- operations (运维监控台) ------------------------------------------------------------------
     "GET /cockpit/instances": OPERATORS,
     "GET /cockpit/instances/<int:instance_id>": OPERATORS,

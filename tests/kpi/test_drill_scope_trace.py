@@ -13,6 +13,7 @@ from backend.funds.models import Allocation, InvestmentReport
 from backend.kpi import service
 from backend.kpi.catalogue import CATALOGUE
 from backend.org.models import User
+from backend.projects.models import ProjectCompletion
 from backend.publicpage.models import PublicFeedback
 from backend.risk.models import RiskWarning
 from backend.schedule.models import WbsItem
@@ -89,6 +90,17 @@ def _records(session, project, n: int) -> None:
             ),
         ]
     )
+    if project.status == "completed":  # 投资效益比: n=2 accepted in June, n=4 after the cut (August)
+        session.add(
+            ProjectCompletion(
+                project_id=project.id,
+                accepted_on=date(2026, 4 + n, n),
+                conclusion="passed",
+                annual_benefit=Decimal(30 * n),
+                new_jobs=n,
+                annual_tax=Decimal(n),
+            )
+        )
     session.flush()
 
 
@@ -111,9 +123,6 @@ def filled(session, world):
 
 def _add_up(parent, kids):
     for code in CODES:
-        if code == "benefit_ratio":
-            assert parent.values[code].numerator is None
-            continue
         for part in ("numerator", "denominator"):
             whole = getattr(parent.values[code], part)
             summed = sum((getattr(kid.values[code], part) or Decimal(0)) for kid in kids)
@@ -157,8 +166,6 @@ def test_industry_breakdown_adds_up_to_the_area(session, filled):
     assert [name for name, _ in rows] == ["交通", "水利"]
     area = service.overview(session=session, scope=ALL, region=None, period=YEAR, now=NOW)
     for code in CODES:
-        if code == "benefit_ratio":
-            continue
         assert sum(values[code].numerator for _, values in rows) == area.values[code].numerator, code
 
 
@@ -208,9 +215,6 @@ def test_trace_rows_sum_to_the_figure(session, filled, code):
         area = service.overview(session=session, scope=ALL, region=region, period=YEAR, now=NOW)
         rows = service.trace(session=session, scope=ALL, region=region, period=YEAR, code=code, now=NOW)
         value = area.values[code]
-        if code == "benefit_ratio":
-            assert rows == []
-            continue
         assert rows or (region is not None and not value.numerator), (region, code)
         assert sum((r.numerator or 0) for r in rows) == value.numerator, (region, code)
         if value.denominator is not None:

@@ -180,6 +180,29 @@ def test_completion_rate(session, world):
     assert (value.numerator, value.denominator, value.display) == (Decimal(1), Decimal(2), "50.0%")
 
 
+def test_completion_counts_by_the_acceptance_date(session, world):
+    """A project accepted (竣工验收) after a period's cut was not completed in that period."""
+    world.project("330106", status="completed", planned_end=date(2026, 2, 28), actual_end=date(2026, 3, 20))
+    world.project("330106", status="completed", planned_end=date(2026, 3, 15), actual_end=date(2026, 3, 10))
+    world.project("330106", status="completed", planned_end=date(2026, 1, 31))  # no date: by status
+    # 2026-02 (cut 28 Feb): planned in February: the first; accepted only on 20 March → 0/1
+    value = figure(session, "completion_rate", "2026-02")
+    assert (value.numerator, value.denominator) == (Decimal(0), Decimal(1))
+    # 2026Q1 (cut 31 March): all three planned and all accepted by then → 3/3
+    value = figure(session, "completion_rate", "2026Q1")
+    assert (value.numerator, value.denominator) == (Decimal(3), Decimal(3))
+    # The trend's months are each month alone: Jan 1/1, Feb 0/1 (accepted 20 Mar), Mar 1/1.
+    points = service.trend(
+        session=session,
+        scope=ALL,
+        region=None,
+        code="completion_rate",
+        period=service.parse_period("2026Q1", today=TODAY),
+        now=NOW,
+    )
+    assert [(v.numerator, v.denominator) for _, v in points] == [(1, 1), (0, 1), (1, 1)]
+
+
 def _opinion(session, project, department, decided, *, due=True, overdue=False, used=None):
     session.add(
         ApprovalOpinion(
@@ -318,11 +341,11 @@ def test_satisfaction(session, world):
     assert (value.numerator, value.denominator, value.display) == (Decimal(12), Decimal(3), "4.00分")
 
 
-def test_benefit_ratio_has_no_data_and_says_so(session, world):
+def test_benefit_ratio_without_acceptances_is_a_dash(session, world):
+    # No 竣工验收 recorded: nothing to divide (tests/kpi/test_benefit_ratio.py has the figures).
     world.project("330106")
     value = figure(session, "benefit_ratio")
-    assert value.value is None and value.display == "—"
-    assert "暂无" in service.BY_CODE["benefit_ratio"].source
+    assert (value.value, value.numerator, value.denominator, value.display) == (None, 0, 0, "—")
 
 
 def test_nothing_to_compute_from_is_a_dash(session, world):

@@ -16,7 +16,7 @@ from backend.funds.models import InvestmentReport
 from backend.jobs.models import OutboxJob
 from backend.kpi import refresh, service
 from backend.kpi.catalogue import CATALOGUE
-from backend.kpi.snapshot import KpiSnapshot, KpiSnapshotPart
+from backend.kpi.snapshot import KpiSnapshot, KpiSnapshotPart, KpiSnapshotProject
 from tests.kpi.conftest import ALL, NOW
 from tests.kpi.test_drill_scope_trace import TODAY, YEAR, filled  # noqa: F401  (fixture)
 
@@ -151,3 +151,24 @@ def test_snapshots_off(session, filled):  # noqa: F811
     with time_machine.travel(NOW + timedelta(minutes=5), tick=False):
         assert service.overview(session=session, scope=ALL, region=None, period=YEAR).as_of is None
         assert refresh.schedule_refresh(session=session, now=NOW) == 0
+
+
+def test_every_projects_values_from_a_year_or_quarter_snapshot(session, filled, snapshots_on):  # noqa: F811
+    """What the performance evaluation scores: each project's values, equal to the live ones,
+    for a city and a county alike; a month snapshot holds no projects."""
+    quarter = service.parse_period("2026Q1", today=TODAY)
+    for period in (YEAR, quarter):
+        refresh.refresh(session=session, period=period, now=NOW)
+    session.commit()
+    with time_machine.travel(NOW + timedelta(minutes=5), tick=False):
+        for period in (YEAR, quarter):
+            for region in (None, "330100", "330106"):
+                args = {"session": session, "scope": ALL, "region": region, "period": period}
+                stored = service.project_values(**args)
+                live = service.project_values(**args, now=NOW)
+                assert stored == live and len(live) == {None: 5, "330100": 4, "330106": 2}[region]
+    # The stored rows are the ones used: drop them and the projects are missing.
+    session.execute(sa.delete(KpiSnapshotProject))
+    session.commit()
+    with time_machine.travel(NOW + timedelta(minutes=5), tick=False):
+        assert service.project_values(session=session, scope=ALL, region=None, period=YEAR) == {}

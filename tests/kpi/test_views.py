@@ -9,6 +9,7 @@ import re
 from datetime import date
 from decimal import Decimal
 
+import flask
 import pytest
 import sqlalchemy as sa
 
@@ -129,7 +130,7 @@ def test_the_json_shape(app, leaders):
     assert set(body) == {"area", "children", "period"}
     assert body["period"]["key"] == "2026" and body["period"]["kind"] == "year"
     area = body["area"]
-    assert set(area) == {"code", "name", "level", "project_count", "url", "values"}
+    assert set(area) == {"as_of", "code", "name", "level", "project_count", "url", "values"}
     assert set(area["values"]) == set(BY_CODE)
     for value in area["values"].values():
         assert set(value) == {"value", "numerator", "denominator", "display"}
@@ -251,3 +252,39 @@ def test_a_leader_starts_on_the_cockpit_and_a_head_on_the_inbox(app, leaders):
     # The leader role works no tasks; a head (kpi.view and task.work) still starts on the inbox.
     assert leaders.client(app, "leader").get("/").headers["Location"] == "/leader/"
     assert leaders.client(app, "head").get("/").headers["Location"] == "/inbox"
+
+
+def test_figures_from_a_snapshot_say_when_and_show_new_data_after_the_next_refresh(app, leaders, session):
+    """With snapshots on, the province page answers from the stored figures and says as of when;
+    a report entered afterwards shows after the next refresh (live on the county, always)."""
+    from backend.kpi import refresh, service
+
+    project = session.scalars(sa.select(Project).where(Project.code == HZ_PROJECT)).one()
+    today = date.today()
+    year = service.parse_period(str(today.year), today=today)
+    app.config["KPI_SNAPSHOT_INTERVAL"] = 600
+    try:
+        for period in (year, *year.months):
+            refresh.refresh(session=session, period=period)
+        session.add(
+            InvestmentReport(
+                project_id=project.id, year=today.year, month=1, amount=Decimal("777.00"), reported_by="o"
+            )
+        )
+        session.commit()
+        client = leaders.client(app, "leader")
+        stored = _json(client.get("/leader/api/overview"))
+        assert stored["area"]["as_of"] is not None
+        assert "数据截至" in client.get("/leader/").get_data(as_text=True)
+        county = _json(client.get("/leader/api/overview?region=330106"))
+        assert county["area"]["as_of"] is None  # a county is computed live
+        numerator = county["area"]["values"]["investment_year"]["numerator"]
+        assert Decimal(numerator) - Decimal(stored["area"]["values"]["investment_year"]["numerator"]) == 777
+        refresh.refresh(session=session, period=year)
+        session.commit()
+        # The tests' requests share the session fixture's app context, and so its `g` (the memo).
+        flask.g.pop("_kpi_drill", None)
+        again = _json(client.get("/leader/api/overview"))
+        assert again["area"]["values"]["investment_year"]["numerator"] == numerator
+    finally:
+        app.config["KPI_SNAPSHOT_INTERVAL"] = 0
