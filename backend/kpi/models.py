@@ -22,6 +22,16 @@ class KpiReport(db.Model):
     __tablename__ = "kpi_report"
     __table_args__ = (
         sa.Index("ix_kpi_report_region_period", "region_code", "period_key"),
+        # One open (queued or running) report per region and period: two requests at the same
+        # instant cannot both queue one (request_report joins the winner).
+        sa.Index(
+            "uq_kpi_report_open",
+            "region_code",
+            "period_key",
+            unique=True,
+            postgresql_where=sa.text("status IN ('queued', 'running')"),
+            sqlite_where=sa.text("status IN ('queued', 'running')"),
+        ),
         sa.CheckConstraint(sa.text("status IN ('queued', 'running', 'done', 'failed')"), name="status"),
         sa.CheckConstraint(sa.text("trigger IN ('scheduled', 'manual')"), name="trigger"),
     )

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from backend import jobs
 from backend.authz.scope import Scope
@@ -185,7 +186,7 @@ def request_report(
     now = now or utcnow()
     period = parse_report_period(period_key, today=now.astimezone(service.SHANGHAI).date())
     region_code = (region_code or "").strip()[:12]
-    existing = session.scalar(
+    open_one = (
         sa.select(KpiReport)
         .where(
             KpiReport.region_code == region_code,
@@ -195,6 +196,7 @@ def request_report(
         .order_by(KpiReport.id)
         .limit(1)
     )
+    existing = session.scalar(open_one)
     if existing is not None:
         return existing, False
     report = KpiReport(
@@ -205,8 +207,13 @@ def request_report(
         requested_by=requested_by,
         requested_at=now,
     )
-    session.add(report)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(report)
+            session.flush()
+    except IntegrityError:
+        # A request at the same instant queued it first (uq_kpi_report_open): join that one.
+        return session.scalars(open_one).one(), False
     jobs.enqueue(
         session=session, actor=JOB, payload={"report_id": report.id}, idempotency_key=f"{JOB}:{report.id}"
     )

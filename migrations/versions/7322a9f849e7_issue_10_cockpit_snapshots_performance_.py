@@ -103,6 +103,7 @@ def upgrade():
     )
     with op.batch_alter_table('kpi_report', schema=None) as batch_op:
         batch_op.create_index('ix_kpi_report_region_period', ['region_code', 'period_key'], unique=False)
+        batch_op.create_index('uq_kpi_report_open', ['region_code', 'period_key'], unique=True, postgresql_where=sa.text("status IN ('queued', 'running')"), sqlite_where=sa.text("status IN ('queued', 'running')"))
 
     with op.batch_alter_table('evidence_record', schema=None) as batch_op:
         batch_op.add_column(sa.Column('region_code', sa.String(length=6), nullable=True))
@@ -149,6 +150,7 @@ def downgrade():
         batch_op.drop_column('region_code')
 
     with op.batch_alter_table('kpi_report', schema=None) as batch_op:
+        batch_op.drop_index('uq_kpi_report_open', postgresql_where=sa.text("status IN ('queued', 'running')"), sqlite_where=sa.text("status IN ('queued', 'running')"))
         batch_op.drop_index('ix_kpi_report_region_period')
 
     op.drop_table('kpi_report')

@@ -25,6 +25,7 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 from openpyxl import load_workbook
+from sqlalchemy.exc import IntegrityError
 
 from backend import jobs
 from backend.approvals.models import ApprovalOpinion
@@ -240,6 +241,40 @@ def test_a_duplicate_request_returns_the_queued_report(session, records):
         session=session, region_code="330000", period_key="2026Q3", requested_by="a"
     )
     assert created_third and third.id not in (first.id, other.id)
+
+
+def test_two_requests_at_the_same_instant_queue_one_report(session, records, monkeypatch):
+    """The database refuses a second open report of a region and period (uq_kpi_report_open);
+    a request whose check ran before the other's insert joins the winner."""
+    first, _ = reports.request_report(
+        session=session, region_code="330000", period_key="2026Q3", requested_by="a"
+    )
+    with pytest.raises(IntegrityError), session.begin_nested():
+        session.add(KpiReport(region_code="330000", period_key="2026Q3", status="running", trigger="manual"))
+        session.flush()
+    # The second request's check "sees nothing" (it ran before the first committed): its insert
+    # hits the index and it returns the first report, with no second job.
+    real_scalar = session.scalar
+    calls = {"n": 0}
+
+    def stale_check(statement, *args, **kwargs):
+        calls["n"] += 1
+        return None if calls["n"] == 1 else real_scalar(statement, *args, **kwargs)
+
+    monkeypatch.setattr(session, "scalar", stale_check)
+    again, created = reports.request_report(
+        session=session, region_code="330000", period_key="2026Q3", requested_by="b"
+    )
+    monkeypatch.undo()
+    assert not created and again.id == first.id
+    assert session.scalar(sa.select(sa.func.count()).select_from(KpiReport)) == 1
+    assert session.scalar(sa.select(sa.func.count()).select_from(OutboxJob)) == 1
+    # A done report does not block a new one.
+    first.status = "done"
+    session.flush()
+    assert reports.request_report(
+        session=session, region_code="330000", period_key="2026Q3", requested_by="a"
+    )[1]
 
 
 @pytest.mark.parametrize("period", ["2026-07", "Q3", ""])
