@@ -225,6 +225,14 @@ def instance_clause(scope: Scope, instance=None):
 # --- objects ------------------------------------------------------------------------------------
 
 
+def region_in(scope: Scope, code: str | None) -> bool:
+    """Whether the scope sees every project of region `code` (a document about a whole region,
+    such as a performance report, is seen only by people whose region covers it)."""
+    if not code or (scope.within is not None and code not in scope.within):
+        return False
+    return scope.all or code in scope.regions
+
+
 def project_in(scope: Scope, project) -> bool:
     if project is None:
         return False

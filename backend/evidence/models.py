@@ -43,6 +43,7 @@ class EvidenceRecord(db.Model):
     ledger_index: Mapped[int] = mapped_column(sa.BigInteger, unique=True)
 
     project = relationship("Project", lazy="joined")
+    region = relationship("Region", lazy="joined")
 
 
 class AnchorReceipt(db.Model):

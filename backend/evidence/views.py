@@ -58,9 +58,17 @@ def _visible_projects():
     )
 
 
+def _sees(record: EvidenceRecord) -> bool:
+    """A project's record: whoever sees the project; a region's (a performance report): whoever
+    sees the whole region."""
+    if record.project_id is None:
+        return authz_scope.region_in(_scope(), record.region_code)
+    return authz_scope.sees_project(current_user, record.project, session=db.session)
+
+
 def _record_or_404(record_id: int) -> EvidenceRecord:
     record = db.session.get(EvidenceRecord, record_id)
-    if record is None or not authz_scope.sees_project(current_user, record.project, session=db.session):
+    if record is None or not _sees(record):
         abort(404)
     return record
 
@@ -222,7 +230,7 @@ def verify():
         flash(_("文件过大, 无法在线核验; 请下载离线核验工具"), "warning")
         return redirect(url_for("evidence.verify_form"))
     matches = service.find_by_digest(session=db.session, data=data)
-    visible = {r.id for r in matches if authz_scope.sees_project(current_user, r.project, session=db.session)}
+    visible = {r.id for r in matches if _sees(r)}
     return render_template(
         "evidence/verify.html",
         checked=True,

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from backend import jobs
-from backend.authz.scope import Scope
+from backend.authz.scope import Scope, region_in
 from backend.db import begin_unit_of_work, utcnow
 from backend.kpi import evaluation, service
 from backend.kpi.catalogue import BY_CODE
@@ -119,15 +119,9 @@ def collect(*, session, region_code: str, period_key: str, now: datetime | None 
 # --- who sees a report --------------------------------------------------------------------------
 
 
-def _covers(scope: Scope, region_code: str) -> bool:
-    """The scope sees every project of the region (a report shows them all)."""
-    if scope.within is not None and region_code not in scope.within:
-        return False
-    return scope.all or region_code in scope.regions
-
-
 def sees_region(*, session, scope: Scope, region_code: str) -> bool:
-    if not _covers(scope, region_code):
+    """The scope sees every project of the region (a report shows them all)."""
+    if not region_in(scope, region_code):
         return False
     try:
         service.area_name(session=session, scope=scope, region=region_code)
@@ -140,15 +134,15 @@ def top_region(*, session, scope: Scope) -> str | None:
     """The top of what the scope covers (the province for a province-wide scope)."""
     codes = list(session.scalars(sa.select(Region.code).order_by(Region.code)))
     parents = dict(session.execute(sa.select(Region.code, Region.parent_code)).all())
-    covered = [c for c in codes if _covers(scope, c)]
-    tops = [c for c in covered if parents.get(c) is None or not _covers(scope, parents[c])]
+    covered = [c for c in codes if region_in(scope, c)]
+    tops = [c for c in covered if parents.get(c) is None or not region_in(scope, parents[c])]
     return tops[0] if tops else None
 
 
 def regions_for(*, session, scope: Scope) -> list[tuple[str, str, str]]:
     """(code, name, level) of the regions the scope may request a report of, by code."""
     rows = session.execute(sa.select(Region.code, Region.name, Region.level).order_by(Region.code)).all()
-    return [tuple(r) for r in rows if _covers(scope, r[0])]
+    return [tuple(r) for r in rows if region_in(scope, r[0])]
 
 
 def visible_reports(*, session, scope: Scope, limit: int = 100) -> list[KpiReport]:

@@ -411,6 +411,18 @@ def test_pages_request_list_and_download_within_the_scope(app, session, leaders)
     assert county.get(f"/leader/reports/{xh.id}/pdf").status_code == 200
     assert province.get(f"/leader/reports/{xh.id}/doc").status_code == 404
     assert province.get("/leader/reports/999999/pdf").status_code == 404
+    # The report's evidence record: a region's, seen by who sees the whole region (the world's
+    # reviewer is at the province; 杭州's reviewer is not), and found by verifying the file.
+    reviewer, hz_reviewer = leaders.client(app, "reviewer"), leaders.client(app, "hz_reviewer")
+    page = reviewer.get(f"/evidence/{prov.pdf_evidence_id}")
+    assert page.status_code == 200 and "data-record-region" in page.get_data(as_text=True)
+    assert "浙江省 (330000)" in page.get_data(as_text=True)
+    assert hz_reviewer.get(f"/evidence/{prov.pdf_evidence_id}").status_code == 404
+    assert reviewer.get(f"/evidence/{prov.pdf_evidence_id}/proof.json").status_code == 200
+    verified = reviewer.post(
+        "/evidence/verify", data={"document": (io.BytesIO(_stored(prov.pdf_sha256)), "report.pdf")}
+    ).get_data(as_text=True)
+    assert 'data-verify-result="deposited"' in verified and f"/evidence/{prov.pdf_evidence_id}" in verified
     # Requests and downloads are in the audit log; refused downloads leave no download record.
     audited = session.execute(
         sa.select(AuditRecord.action, AuditRecord.username, AuditRecord.object_id)
