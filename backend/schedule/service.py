@@ -29,7 +29,8 @@ Weights w are relative within siblings; a roll-up over siblings with Σw = 0 is 
    (else the baseline start); rate = P / W(S, d) per working day; remaining =
    ceil((100 − P) / rate) working days; forecast end = the remaining-th working day after d
    (d itself when remaining = 0). P = 100: the latest actual end. P = 0 or W(S, d) = 0: none.
-5. 工期偏差率 = (forecast duration − planned duration) / planned duration with
+5. 预计工期偏差率 (the page's label; the cockpit's 工期偏差率 is the delay so far, backend/kpi) =
+   (forecast duration − planned duration) / planned duration with
    planned duration = W(Sb, Eb) and forecast duration = W(Sb, forecast end), Sb/Eb the
    baseline start and end of the project: the delay of the forecast end measured in the
    plan's working days (0.25 = a quarter longer than planned). Rounded to 4 places.
