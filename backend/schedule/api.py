@@ -72,7 +72,10 @@ class WbsSummarySchema(Schema):
         required=True,
         allow_none=True,
         as_string=True,
-        metadata={"type": "string", "description": "预计工期偏差率 (forecast duration deviation), 0.2500 = 25 % longer"},
+        metadata={
+            "type": "string",
+            "description": "预计工期偏差率 (forecast duration deviation), 0.2500 = 25 % longer",
+        },
     )
     baseline = fields.Integer(required=True, allow_none=True)
     items = fields.Integer(required=True)
