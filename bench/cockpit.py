@@ -723,6 +723,21 @@ def run_views(app, targets, *, runs: int, only: list[str]) -> Results:
     return results
 
 
+def prepare(args, url: str, rng: random.Random) -> None:
+    """In an app context: the schema, the province built once when the database is empty (the
+    other benches reuse this database), fresh planner statistics."""
+    db.create_all()
+    if not db.session.scalar(sa.select(sa.func.count()).select_from(Project)):
+        db.session.rollback()
+        start = time.perf_counter()
+        counts = build(n_projects=args.projects, n_tasks=args.tasks, rng=rng)
+        print(f"generated in {time.perf_counter() - start:.0f} s ({url}):")
+        print("  " + ", ".join(f"{name}={n}" for name, n in counts.items()))
+    db.session.rollback()
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
+
+
 def refresh_snapshots() -> None:
     """What the background job does for the bench's periods and the months of 2026."""
     from backend.kpi import refresh
@@ -761,16 +776,7 @@ def main() -> None:
     only = [word for word in args.only.split(",") if word]
     rng = random.Random(10)
     with app.app_context():
-        db.create_all()
-        if not db.session.scalar(sa.select(sa.func.count()).select_from(Project)):
-            db.session.rollback()
-            start = time.perf_counter()
-            counts = build(n_projects=args.projects, n_tasks=args.tasks, rng=rng)
-            print(f"generated in {time.perf_counter() - start:.0f} s ({url}):")
-            print("  " + ", ".join(f"{name}={n}" for name, n in counts.items()))
-        db.session.rollback()
-        with db.engine.begin() as conn:
-            conn.exec_driver_sql("ANALYZE")
+        prepare(args, url, rng)
         targets = pick_targets(rng)
         if not args.live:
             refresh_snapshots()

@@ -36,8 +36,8 @@ from cockpit import (  # noqa: E402  (bench/ is on the path)
     LEADER,
     NOW,
     Results,
-    build,
     pick_targets,
+    prepare,
     refresh_snapshots,
 )
 from common import Statements, add_database_args, database_url, explain  # noqa: E402
@@ -214,16 +214,7 @@ def main() -> None:
     )
     only = [word for word in args.only.split(",") if word]
     with app.app_context():
-        db.create_all()
-        if not db.session.scalar(sa.select(sa.func.count()).select_from(Project)):
-            db.session.rollback()
-            start = time.perf_counter()
-            counts = build(n_projects=args.projects, n_tasks=args.tasks, rng=random.Random(10))
-            print(f"generated in {time.perf_counter() - start:.0f} s ({url}):")
-            print("  " + ", ".join(f"{name}={n}" for name, n in counts.items()))
-        db.session.rollback()
-        with db.engine.begin() as conn:
-            conn.exec_driver_sql("ANALYZE")
+        prepare(args, url, random.Random(10))
         targets = pick_targets(random.Random(10))
         unit_id = busiest_unit()
         if not args.live:

@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa  # noqa: E402
-from cockpit import build  # noqa: E402
+from cockpit import prepare  # noqa: E402
 from common import database_url  # noqa: E402
 
 from backend import create_app, jobs  # noqa: E402
@@ -58,16 +58,7 @@ def main() -> None:
         }
     )
     with app.app_context():
-        db.create_all()
-        if not db.session.scalar(sa.select(sa.func.count()).select_from(Project)):
-            db.session.rollback()
-            start = time.perf_counter()
-            counts = build(n_projects=args.projects, n_tasks=args.tasks, rng=random.Random(10))
-            print(f"generated in {time.perf_counter() - start:.0f} s ({url}):")
-            print("  " + ", ".join(f"{name}={n}" for name, n in counts.items()))
-        db.session.rollback()
-        with db.engine.begin() as conn:
-            conn.exec_driver_sql("ANALYZE")
+        prepare(args, url, random.Random(10))
         province = db.session.scalar(
             sa.select(Region.code).where(Region.parent_code.is_(None)).order_by(Region.code)
         )
