@@ -70,6 +70,7 @@ def _register_domains(app: Flask) -> None:
         kpi,
         ledger,
         metrics,
+        ocr,
         org,
         projects,
         publicpage,
@@ -117,6 +118,7 @@ def _register_domains(app: Flask) -> None:
     tickets.init_app(app)
     risk.init_app(app)  # early warning over the delivery data; dispatches tickets (after tickets)
     kpi.init_app(app)  # indicators and the leadership cockpit (/leader), over the domains above
+    ocr.init_app(app)  # reading application documents, prefill of the application form
     # Operations: the cockpit over every process's instances.
     cockpit.init_app(app)
     # Integrators: signed inbound hooks, outbound event webhooks.

@@ -1,0 +1,904 @@
+"""The key fields of an application document, found in its pages' text by rules written for
+Chinese project documents: labels and their variants in tables (value after the label on the
+same line, or on the next line) and in prose ("本项目总投资约1.25亿元，其中…").
+
+Every label occurrence gives a candidate; candidates of the same value add up, so a value
+stated both on the summary table and in the text wins over a stray one. Each Found carries
+its snippet, page and a confidence (label strength × OCR line confidence).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+FIELDS = (
+    "project_name",
+    "project_code",
+    "owner_unit",
+    "location",
+    "total_investment_yuan",
+    "funding_sources",
+    "planned_start",
+    "planned_end",
+    "construction_period",
+    "scale_content",
+)
+
+_CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Found:
+    name: str
+    value: object  # str; Decimal yuan; "YYYY-MM"; list of {"source", "amount"}; int months
+    snippet: str
+    page: int
+    confidence: float  # 0..1
+
+
+# --- amounts ----------------------------------------------------------------------------
+
+_UNITS = {"亿": Decimal(100_000_000), "万": Decimal(10_000), "元": Decimal(1)}
+_NUMBER = r"\d[\d,，.]*"
+_AMOUNT = re.compile(
+    rf"(?:(?P<yi>{_NUMBER})\s*亿\s*(?P<wan2>{_NUMBER})\s*万\s*元?)"  # 1亿2500万元
+    rf"|(?:(?P<n>{_NUMBER})\s*(?P<unit>亿元|亿|万元|万|元))"
+)
+_CN_DIGITS = {c: i for i, c in enumerate("零壹贰叁肆伍陆柒捌玖")} | {
+    c: i for i, c in enumerate("〇一二三四五六七八九")
+}
+_CN_DIGITS["两"] = 2
+_CN_SMALL = {"拾": 10, "十": 10, "佰": 100, "百": 100, "仟": 1000, "千": 1000}
+_CN_BIG = {"万": 10_000, "亿": 100_000_000}
+_CN_AMOUNT = re.compile(
+    r"[零壹贰叁肆伍陆柒捌玖拾佰仟万亿〇一二三四五六七八九十百千两]+元(?:[零壹贰叁肆伍陆柒捌玖]角)?(?:[零壹贰叁肆伍陆柒捌玖]分)?"
+)
+
+
+def _number(text: str) -> Decimal | None:
+    """A written number: "12,500.00", OCR's "12.500.00" (a dot read for a comma), "1，25"."""
+    text = text.replace("，", ",").rstrip(",.")
+    if not text:
+        return None
+    if text.count(".") > 1:  # all but the last dot are thousands separators
+        head, _, tail = text.rpartition(".")
+        text = head.replace(".", "") + "." + tail
+    # A comma before exactly one or two final digits is a decimal point read wrongly.
+    text = re.sub(r",(\d{1,2})$", r".\1", text) if "." not in text else text
+    text = text.replace(",", "")
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return None
+
+
+def _chinese_amount(text: str) -> Decimal | None:
+    """壹亿贰仟伍佰万元整 -> 125000000."""
+    total, section, digit = 0, 0, 0
+    body, _, cents = text.partition("元")
+    for char in body:
+        if char in _CN_DIGITS:
+            digit = _CN_DIGITS[char]
+        elif char in _CN_SMALL:
+            section += (digit or 1) * _CN_SMALL[char]
+            digit = 0
+        elif char in _CN_BIG:
+            section += digit
+            total = (total + section) * _CN_BIG[char] if char == "亿" else total + section * _CN_BIG[char]
+            section, digit = 0, 0
+        else:
+            return None
+    value = Decimal(total + section + digit)
+    jiao = re.search(r"(.)角", cents)
+    fen = re.search(r"(.)分", cents)
+    value += Decimal(_CN_DIGITS.get(jiao.group(1), 0) if jiao else 0) / 10
+    value += Decimal(_CN_DIGITS.get(fen.group(1), 0) if fen else 0) / 100
+    return value if value > 0 else None
+
+
+def _amount_match(text: str, *, default_unit: str | None = None):
+    """(value in yuan, match start, match end) of the first amount in `text`, or None."""
+    text = unicodedata.normalize("NFKC", text)
+    match = _AMOUNT.search(text)
+    cn = _CN_AMOUNT.search(text)
+    if cn and (match is None or cn.start() < match.start()):
+        value = _chinese_amount(cn.group(0))
+        if value is not None:
+            return value.quantize(_CENT), cn.start(), cn.end()
+    if match is None:
+        if default_unit:
+            bare = re.search(r"(?<![\d年月.-])(\d[\d,，.]*)(?![\d年月%])", text)
+            if bare:
+                value = _number(bare.group(1))
+                if value is not None:
+                    return (value * _UNITS[default_unit]).quantize(_CENT), bare.start(), bare.end()
+        return None
+    if match.group("yi"):
+        yi, wan = _number(match.group("yi")), _number(match.group("wan2"))
+        if yi is None or wan is None:
+            return None
+        value = yi * _UNITS["亿"] + wan * _UNITS["万"]
+    else:
+        number = _number(match.group("n"))
+        if number is None:
+            return None
+        value = number * _UNITS[match.group("unit")[0]]
+    return value.quantize(_CENT), match.start(), match.end()
+
+
+def parse_amount(text: str) -> Decimal | None:
+    """The first amount in `text` in yuan (2 places): "1.25亿元", "12,500万元", "125000000元",
+    full-width digits, "1亿2500万元", financial capitals "壹亿贰仟伍佰万元整"."""
+    found = _amount_match(text)
+    return found[0] if found else None
+
+
+# --- dates --------------------------------------------------------------------------------
+
+_MONTH = re.compile(r"(?P<y>(?:19|20)\d{2})\s*(?:年\s*(?P<m1>\d{1,2})\s*月?|[.\-/](?P<m2>\d{1,2})(?!\d))")
+# "—" between two months is often read as "一" by OCR.
+_RANGE_SEP = r"\s*(?:至|到|~|～|－|—|–|-|―|─|一)+\s*"
+_END_WORDS = (
+    r"(?:底前|以前|之前|底|末|前)?\s*(?:全面)?(?:竣工|峻工|完工|建成|完成建设|建设完成|投入使用|投用|交付)"
+)
+_START_WORDS = r"(?:初|底|中)?\s*(?:正式)?(?:开工|动工|启动建设|开始建设|进场)"
+
+
+def _month(match) -> str | None:
+    month = int(match.group("m1") or match.group("m2"))
+    if not 1 <= month <= 12:
+        return None
+    return f"{match.group('y')}-{month:02d}"
+
+
+def _months_between(start: str, end: str) -> int:
+    (y1, m1), (y2, m2) = (map(int, start.split("-")), map(int, end.split("-")))
+    return (y2 - y1) * 12 + m2 - m1 + 1
+
+
+# --- labels -------------------------------------------------------------------------------
+
+# field -> (label, strength); longer variants first so that "项目总投资" is one label.
+LABELS: dict[str, tuple[tuple[str, float], ...]] = {
+    "project_name": (
+        ("建设项目名称", 1.0),
+        ("项目名称", 1.0),
+        ("工程名称", 0.95),
+        ("项目全称", 1.0),
+    ),
+    "project_code": (
+        ("统一项目代码", 1.0),
+        ("项目统一代码", 1.0),
+        ("投资项目代码", 1.0),
+        ("项目代码", 1.0),
+        ("项目编码", 0.95),
+        ("项目编号", 0.8),
+    ),
+    "owner_unit": (
+        ("项目建设单位", 1.0),
+        ("建设单位", 1.0),
+        ("项目法人单位", 1.0),
+        ("项目单位", 0.95),
+        ("项目法人", 0.95),
+        ("业主单位", 0.95),
+        ("项目业主", 0.9),
+        ("申报单位", 0.75),
+        ("单位名称", 0.7),
+        ("申请单位", 0.7),
+    ),
+    "location": (
+        ("项目建设地点", 1.0),
+        ("建设地点", 1.0),
+        ("建设地址", 0.95),
+        ("项目地点", 0.95),
+        ("项目地址", 0.95),
+        ("工程地点", 0.9),
+        ("项目选址", 0.9),
+        ("选址", 0.8),
+    ),
+    "total_investment_yuan": (
+        ("项目总投资", 1.0),
+        ("估算总投资", 1.0),
+        ("概算总投资", 1.0),
+        ("计划总投资", 1.0),
+        ("工程总投资", 0.95),
+        ("总投资估算", 0.95),
+        ("总投资", 0.95),
+        ("投资总额", 0.9),
+        ("投资估算", 0.6),
+    ),
+    "funding_sources": (
+        ("资金来源", 1.0),
+        ("资金筹措", 0.95),
+    ),
+    "planned_start": (
+        ("计划开工时间", 1.0),
+        ("计划开工日期", 1.0),
+        ("计划开工", 1.0),
+        ("拟开工时间", 0.95),
+        ("预计开工时间", 0.95),
+        ("计划开工年月", 1.0),
+        ("开工年月", 0.95),
+        ("开工时间", 0.95),
+        ("开工日期", 0.95),
+    ),
+    "planned_end": (
+        ("计划竣工时间", 1.0),
+        ("计划竣工日期", 1.0),
+        ("计划完工时间", 1.0),
+        ("计划竣工", 1.0),
+        ("计划完工", 1.0),
+        ("竣工时间", 0.95),
+        ("完工时间", 0.95),
+        ("竣工日期", 0.95),
+        ("计划建成时间", 1.0),
+        ("预计竣工时间", 0.95),
+        ("计划完成时间", 0.9),
+        ("计划竣工年月", 1.0),
+        ("竣工年月", 0.95),
+        ("建成年月", 0.9),
+        ("建成时间", 0.9),
+    ),
+    "construction_period": (
+        ("建设起止年限", 1.0),
+        ("建设起止时间", 1.0),
+        ("建设起止年月", 1.0),
+        ("计划建设期", 1.0),
+        ("建设年限", 0.95),
+        ("建设工期", 0.95),
+        ("建设周期", 0.95),
+        ("建设期", 0.95),
+        ("起止年限", 0.9),
+        ("计划起止时间", 1.0),
+        ("开竣工时间", 1.0),
+        ("开竣工日期", 1.0),
+        ("起止时间", 0.9),
+        ("起止日期", 0.9),
+        ("建设期限", 0.95),
+        ("实施期限", 0.9),
+        ("实施年限", 0.9),
+        ("建设时间", 0.85),
+        ("计划工期", 0.9),
+        ("工期", 0.8),
+    ),
+    "scale_content": (
+        ("建设规模及内容", 1.0),
+        ("建设内容及规模", 1.0),
+        ("建设规模和内容", 1.0),
+        ("主要建设内容", 0.95),
+        ("建设内容", 0.95),
+        ("建设规模", 0.9),
+    ),
+}
+# Labels of other facts on the same forms: they end the value before them ("建设地点 X 建设性质 新建").
+OTHER_LABELS = (
+    "建设性质",
+    "项目性质",
+    "所属行业",
+    "行业类别",
+    "行业分类",
+    "项目类型",
+    "建设类型",
+    "设计单位",
+    "编制单位",
+    "咨询单位",
+    "施工单位",
+    "主管部门",
+    "主管单位",
+    "审批部门",
+    "联系人",
+    "联系电话",
+    "项目负责人",
+    "法定代表人",
+    "申报日期",
+    "填报日期",
+    "批复文号",
+    "占地面积",
+    "用地面积",
+    "总建筑面积",
+    "资金性质",
+    "统一社会信用代码",
+    "组织机构代码",
+    "法人代表",
+    "单位性质",
+    "单位地址",
+    "通讯地址",
+    "邮政编码",
+    "手机",
+    "备注",
+)
+# OCR misreads or drops 竣 ("计划峻工时间", "计划工时间").
+_OCR_LABEL_VARIANTS = {"竣": "[竣峻俊唆]?"}
+
+
+# Between a label's characters: spaces (letter-spaced "项 目 名 称", a label wrapped in a narrow
+# cell "建设规模及\n内容"), or a bracketed qualifier of forms ("项目（法人）单位").
+_INSIDE_LABEL = r"\s*(?:[(（][^()（）\n]{1,4}[)）]\s*)?"
+
+
+def _label_pattern(label: str) -> str:
+    return _INSIDE_LABEL.join(_OCR_LABEL_VARIANTS.get(char, re.escape(char)) for char in label)
+
+
+_ALL_LABELS = sorted(
+    ((label, name, strength) for name, labels in LABELS.items() for label, strength in labels),
+    key=lambda item: -len(item[0]),
+) + [(label, None, 0.0) for label in OTHER_LABELS]
+_LABEL_RE = re.compile(
+    "|".join(f"(?P<L{i}>{_label_pattern(label)})" for i, (label, _n, _s) in enumerate(_ALL_LABELS))
+)
+# A unit given in the label: "总投资（万元）", "总投资(亿元)".
+_LABEL_UNIT = re.compile(r"^\s*[(（]\s*(?:单位\s*[:：]\s*)?(亿元|万元|元)\s*[)）]")
+# What a form adds to a label: "建设单位（盖章）", "建设单位名称".
+_LABEL_SUFFIX = re.compile(r"^\s*(?:名称|全称)?\s*(?:[(（]\s*(?:盖章|签章|公章|全称|名称)\s*[)）])?")
+# "金额单位：万元" above a table: the unit of its bare numbers (here and on the next page).
+_TABLE_UNIT = re.compile(r"(?:金额|投资)?单位\s*[:：]\s*(亿元|万元|元)")
+# What stands between a label and its value: spaces, colons, and leaders ("建设单位 — X", "……").
+_SEPARATORS = " \t:：;；,，.、—–－-―─·…_"
+_DOC_KINDS = re.compile(
+    r"(?:可行性研究报告|项目建议书|建议书|初步设计(?:说明书|文件)?|实施方案|申报书|申报表|"
+    r"资金申请报告|项目申请报告|申请报告|设计说明书|说明书|的请示|请示|报告)$"
+)
+_NAME_END = re.compile(r"(?:工程|项目|建设|改造|提升|整治|新建|迁建|扩建|(?:[(（][^()（）]{1,8}[)）]))$")
+_UNIT_END = re.compile(
+    r"(?:公司|集团|局|委员会|委|办事处|政府|中心|医院|学校|学院|大学|院|所|站|管委会|管理处|指挥部|办公室|街道|镇)$"
+)
+_CODE = re.compile(
+    r"((?:19|20)\d{2})\s*[-－—–‐_~]\s*(\d{6})\s*[-－—–‐_~]\s*(\d{2})\s*[-－—–‐_~]\s*(\d{2})\s*[-－—–‐_~]\s*([0-9A-Z]{6})(?![0-9A-Za-z])"
+)
+_PLACE_END = re.compile(r"(?:街道|镇|乡|村|区|县|市|路|号|园区|地块|以[东南西北])$")
+_COMPLETE = {"project_name": _NAME_END, "owner_unit": _UNIT_END, "location": _PLACE_END}
+_PROSE_LEAD = re.compile(r"^(?:为|是|位于|在|约为|约|共计|合计|总计|达|拟定为|拟为|设在|:|：)+")
+
+
+# Full-width digits, letters and signs as ASCII (OCR and typesetting mix both); the Chinese
+# comma, semicolon, colon and parentheses stay as written, for the values shown to applicants.
+_FOLD = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F) if chr(code) not in "，；：（）"} | {
+    0x3000: 0x20
+}
+
+
+@dataclass
+class _Line:
+    page: int
+    text: str  # folded by _FOLD
+    score: float
+
+
+def _place_names() -> dict[int, list[str]]:
+    from backend.org.regions import CITIES
+
+    names = {city for city, _counties in CITIES.values()}
+    names |= {county for _city, counties in CITIES.values() for _code, county in counties}
+    by_length: dict[int, list[str]] = defaultdict(list)
+    for name in sorted(names):
+        if len(name) >= 3:
+            by_length[len(name)].append(name)
+    return by_length
+
+
+_PLACES = _place_names()
+_KNOWN_PLACES = {name for names in _PLACES.values() for name in names}
+
+
+def correct_places(text: str) -> str:
+    """OCR's misread division names put right against the region table: "郸州区" is
+    "鄞州区" (one character off a known name, itself no known name, same last character)."""
+    out = text
+    for length, names in _PLACES.items():
+        for match in re.finditer(rf"(?=([\u4e00-\u9fff]{{{length}}}))", out):
+            word = match.group(1)
+            if word in _KNOWN_PLACES or word[-1] not in "市区县":
+                continue
+            close = [
+                n
+                for n in names
+                if n[-1] == word[-1] and sum(a != b for a, b in zip(n, word, strict=True)) == 1
+            ]
+            if len(close) == 1:
+                out = out[: match.start()] + close[0] + out[match.start() + length :]
+    return out
+
+
+def _join_split_labels(lines: list[_Line]) -> list[_Line]:
+    """A label wrapped in a narrow cell: "建设" over "单位 X公司", or "建设 X公司" over "单位"."""
+    out: list[_Line] = []
+    skip = False
+    for i, line in enumerate(lines):
+        if skip:
+            skip = False
+            continue
+        nxt = lines[i + 1] if i + 1 < len(lines) and lines[i + 1].page == line.page else None
+        head, _, rest = line.text.partition(" ")
+        if nxt and len(head) <= 4 and not _starts_with_label(line.text):
+            nxt_head, _, nxt_rest = nxt.text.partition(" ")
+            if len(nxt_head) <= 4 and _LABEL_RE.fullmatch(head + nxt_head) and not (rest and nxt_rest):
+                joined = " ".join(part for part in (head + nxt_head, rest, nxt_rest) if part)
+                out.append(_Line(line.page, joined, min(line.score, nxt.score)))
+                skip = True
+                continue
+        out.append(line)
+    return out
+
+
+def _starts_with_label(text: str) -> bool:
+    return bool(_LABEL_RE.match(text))
+
+
+def _width(text: str) -> float:
+    return sum(1.0 if "\u2e80" <= char <= "\u9fff" or char >= "\uff00" else 0.55 for char in text)
+
+
+def _lines(document) -> list[_Line]:
+    """The pages' lines, folded (_FOLD), with the lines of a paragraph wrapped by the layout
+    joined again: a line as wide as the page's text that does not end a sentence goes on."""
+    out = []
+    for page in document.pages:
+        raw = page.text.split("\n")
+        scores = list(page.line_scores) if page.line_scores else []
+        lines = []
+        for i, text in enumerate(raw):
+            folded = text.translate(_FOLD).strip()
+            if folded and page.method == "ocr":
+                folded = correct_places(folded)
+            if folded:
+                lines.append(_Line(page.number, folded, scores[i] if i < len(scores) else 1.0))
+        lines = _join_split_labels(lines)
+        widths = sorted(_width(line.text) for line in lines)
+        full = 0.85 * widths[int(0.9 * (len(widths) - 1))] if widths else 0
+        merged: list[_Line] = []
+        for line in lines:
+            if (
+                merged
+                and _width(merged[-1].text) >= full >= 24
+                and merged[-1].text[-1] not in "。!?！？:;；"
+                and not _starts_with_label(line.text)
+            ):
+                last = merged[-1]
+                glue = " " if last.text[-1].isascii() and line.text[0].isascii() else ""
+                merged[-1] = _Line(last.page, last.text + glue + line.text, min(last.score, line.score))
+            else:
+                merged.append(line)
+        out += merged
+    return out
+
+
+@dataclass
+class _Candidate:
+    name: str
+    value: object
+    snippet: str
+    page: int
+    score: float
+
+
+def find_fields(document) -> dict[str, Found]:
+    """The fields found in the document's pages; a field not found has no key."""
+    lines = _lines(document)
+    candidates: list[_Candidate] = []
+    for index in range(len(lines)):
+        candidates += _labelled(lines, index)
+        candidates += _prose(lines[index])
+    candidates += _title_name(lines)
+    candidates += _total_rows(lines)
+    return _choose(candidates)
+
+
+def _labels_in(text: str):
+    """(start, end, field, strength) of every label in a line, in order."""
+    out = []
+    for match in _LABEL_RE.finditer(text):
+        i = int(match.lastgroup[1:])
+        label, name, strength = _ALL_LABELS[i]
+        if name is None and match.start() > 0 and text[match.start() - 1] not in " \t|":
+            continue  # "建设性质" inside prose is no cell of a form
+        out.append((match.start(), match.end(), name, strength))
+    return out
+
+
+def _labelled(lines: list[_Line], index: int) -> list[_Candidate]:
+    line = lines[index]
+    labels = _labels_in(line.text)
+    out = []
+    for k, (start, end, name, strength) in enumerate(labels):
+        if name is None:
+            continue
+        stop = labels[k + 1][0] if k + 1 < len(labels) else len(line.text)
+        raw_value = line.text[end:stop]
+        unit = _page_unit(lines, index)
+        raw_value = raw_value[_LABEL_SUFFIX.match(raw_value).end() :]
+        unit_match = _LABEL_UNIT.match(raw_value)
+        if unit_match:
+            unit = unit_match.group(1)[0]
+            raw_value = raw_value[unit_match.end() :]
+        # Label at the start of a line and followed by a separator: a table cell or "X：Y".
+        tabular = start == 0 or line.text[start - 1] in _SEPARATORS
+        before = line.text[max(0, start - 4) : start]
+        if name == "total_investment_yuan" and re.search(r"其中|分别|占", before):
+            continue  # a partial sum's explanation, not the total
+        value = raw_value.strip(_SEPARATORS + "|")
+        # One stray character (a letter of a vertical merged header, a speck read by OCR) is no value.
+        if len(value) == 1 and value not in "无否略空/":
+            value = raw_value = ""
+        snippet_line = line
+        follows = []
+        if not value and index + 1 < len(lines) and not _labels_in(lines[index + 1].text)[:1]:
+            # Value in the next row / cell wrapped below its label.
+            snippet_line = lines[index + 1]
+            value = snippet_line.text.strip(_SEPARATORS)
+            follows = lines[index + 2 : index + 4]
+            # A header row of labels over a row of values: the k-th value is the k-th label's.
+            cells = value.split()
+            if len(labels) > 1 and len(cells) == len(labels) and not line.text[labels[-1][1] :].strip():
+                value, follows = cells[k], []
+        elif index + 1 < len(lines):
+            follows = lines[index + 1 : index + 3]
+        if (
+            name in ("project_name", "owner_unit", "location")
+            and not raw_value.strip(_SEPARATORS + "|")
+            and k == len(labels) - 1
+            and 0 < index < len(lines) - 1
+        ):
+            # A two-line cell beside a one-line label: its first line sits above the label's
+            # row, the rest below ("X有限" / "项目代码 … 建设单位" / "公司").
+            above, below = lines[index - 1], lines[index + 1]
+            joined = above.text + below.text
+            if (
+                above.page == line.page == below.page
+                and " " not in above.text + below.text
+                and not _labels_in(above.text)
+                and not _labels_in(below.text)
+                and len(below.text) <= 8
+                and _COMPLETE[name].search(joined)
+            ):
+                value, follows = joined, []
+                snippet_line = below
+        weight = strength * (1.0 if tabular else 0.85) * min(line.score, snippet_line.score)
+        snippet = _snippet(line.text, start, snippet_line.text if snippet_line is not line else "")
+        found = _values_for(name, value, follows, unit, snippet, line.page, weight, labelled=True)
+        if not found and not raw_value.strip(_SEPARATORS + "|") and name in _NUMERIC:
+            found = _value_further_down(lines, index, name, unit, snippet, weight)
+        if not found and not raw_value.strip(_SEPARATORS + "|") and name == "owner_unit":
+            found = _sub_label_name(lines, index, weight)
+        out += found
+    return out
+
+
+# Fields whose value is recognisable on its own: looked for a few lines below an empty label
+# (a row split over two pages, with the running header and footer in between).
+_NUMERIC = ("total_investment_yuan", "planned_start", "planned_end")
+
+
+_SUB_NAME = re.compile(r"^(?:单位)?(?:名称|全称)\s*[:：]?\s*(?P<value>\S.*)$")
+
+
+def _sub_label_name(lines, index, weight) -> list[_Candidate]:
+    """A merged label cell ("项目单位" spanning 名称 / 法定代表人 rows): its 名称 row nearby."""
+    for line in lines[max(0, index - 2) : index + 3]:
+        match = _SUB_NAME.match(line.text)
+        if match:
+            snippet = _snippet(lines[index].text, 0, line.text)
+            return _values_for(
+                "owner_unit", match.group("value"), [], None, snippet, line.page, 0.8 * weight, labelled=True
+            )
+    return []
+
+
+def _value_further_down(lines, index, name, unit, snippet, weight) -> list[_Candidate]:
+    for line in lines[index + 2 : index + 9]:
+        if _starts_with_label(line.text):
+            break
+        found = _values_for(name, line.text, [], unit, snippet, line.page, 0.8 * weight, labelled=True)
+        if found:
+            return found
+    return []
+
+
+def _page_unit(lines: list[_Line], index: int) -> str | None:
+    """The unit a "单位：万元" line above gives, on this page or the one before."""
+    page = lines[index].page
+    for line in reversed(lines[max(0, index - 60) : index + 1]):
+        if line.page < page - 1:
+            break
+        match = _TABLE_UNIT.search(line.text)
+        if match:
+            return match.group(1)[0]
+    return None
+
+
+def _snippet(text: str, start: int, extra: str = "") -> str:
+    if len(text) > 80:
+        text = text[max(0, start - 30) : start + 60]
+    return (text + (" " + extra if extra else ""))[:160]
+
+
+def _continue_name(value: str, follows: list[_Line], end_pattern) -> str:
+    """A name wrapped in a narrow cell: add the next line while the name is not complete."""
+    for line in follows[:1]:
+        if _labels_in(line.text) or len(line.text) > 16:
+            break
+        joined = value + line.text
+        # "…提标改造" + "工程": a short rest that ends the name too (改造 alone may end one).
+        if end_pattern.search(joined) and (not end_pattern.search(value) or len(line.text) <= 4):
+            return joined
+    return value
+
+
+def _complete_before_space(value: str, end_pattern) -> str:
+    """ "X公司 9133010…" (the next cell of an unknown label): the name ends where it is complete."""
+    head = value.strip(_SEPARATORS).split(" ")[0]
+    return head if end_pattern.search(head) and len(head) >= 4 else value
+
+
+def _clean_name(value: str, *, stops: str = "。;；,，") -> str:
+    value = _PROSE_LEAD.sub("", value.strip())
+    for stop in stops:
+        value = value.split(stop)[0]
+    value = re.split(r"\s{2,}|\s+(?=\S+[:：])", value)[0]
+    value = value.split("(以下简称")[0].split("（以下简称")[0]
+    return value.strip(" \"'“”‘’《》「」【】|")
+
+
+def _values_for(name, value, follows, unit, snippet, page, weight, *, labelled) -> list[_Candidate]:
+    def cand(field, val, w=weight):
+        return _Candidate(field, val, snippet, page, w)
+
+    if name == "project_name":
+        value = _complete_before_space(value, _NAME_END)
+        text = _continue_name(_clean_name(value), follows, _NAME_END)
+        text = _DOC_KINDS.sub("", text) if len(text) > 6 else text
+        return [cand(name, text)] if 4 <= len(text) <= 60 else []
+    if name == "project_code":
+        match = _CODE.search(value.upper().replace("O", "0"))
+        return [cand(name, "-".join(match.groups()))] if match else []
+    if name == "owner_unit":
+        value = _complete_before_space(value, _UNIT_END)
+        text = _continue_name(_clean_name(value), follows, _UNIT_END)
+        return [cand(name, text)] if 4 <= len(text) <= 50 else []
+    if name == "location":
+        text = _clean_name(value, stops="。;；")
+        text = re.split(r"[,，](?=(?:项目|总|建设|计划|占地|用地|本|规划))", text)[0].rstrip("，,")
+        text = _continue_name(text, follows, _PLACE_END)
+        return [cand(name, text)] if 2 <= len(text) <= 60 else []
+    if name == "total_investment_yuan":
+        # A unit column before the number: "项目总投资 万元 56,100.00".
+        unit_column = re.match(r"^(亿元|万元|元)\s+(?=\d)", value)
+        if unit_column:
+            unit, value = unit_column.group(1)[0], value[unit_column.end() :]
+        found = _amount_match(value[:40], default_unit=unit)
+        if found and found[1] <= 12:
+            return [cand(name, found[0])]
+        return []
+    if name == "funding_sources":
+        text = value
+        for line in follows:
+            if _labels_in(line.text):
+                break
+            text += "，" + line.text
+        sources = _funding(text, unit)
+        return [cand(name, sources)] if sources else []
+    if name in ("planned_start", "planned_end"):
+        match = _MONTH.search(value[:30])
+        month = _month(match) if match else None
+        return [cand(name, month)] if month else []
+    if name == "construction_period":
+        return _period(value, follows, cand)
+    if name == "scale_content":
+        text = value
+        for line in follows:
+            if _labels_in(line.text) or re.match(
+                r"^(?:\d+(?:\.\d+)*|[一二三四五六七八九十]+[、.])", line.text
+            ):
+                break
+            text += line.text
+        text = text.strip()
+        return [cand(name, text[:500])] if len(text) >= 6 else []
+    return []
+
+
+_FUNDING_ITEM = re.compile(
+    r"(?P<source>[\u4e00-\u9fffA-Za-z()（）]{2,24}?)\s*(?:为|约|:|：)?\s*(?P<amount>\d[\d,，.]*\s*(?:亿元|亿|万元|万|元)?)"
+)
+
+
+def _funding(text: str, unit: str | None) -> list[dict]:
+    out = []
+    for part in re.split(r"[,，;；。、]", text):
+        match = _FUNDING_ITEM.search(part)
+        if not match:
+            continue
+        source = re.sub(r"^(?:其中|包括|申请|拟申请|使用|争取|安排|和|及)+", "", match.group("source"))
+        found = _amount_match(match.group("amount"), default_unit=unit)
+        if found and len(source) >= 2:
+            out.append({"source": source, "amount": found[0]})
+    return out
+
+
+def _period(value: str, follows, cand) -> list[_Candidate]:
+    out = []
+    head = value[:60]
+    first = _MONTH.search(head)
+    if first:
+        start = _month(first)
+        rest = head[first.end() :]
+        second = re.match(_RANGE_SEP + r"(?P<body>.*)", rest)
+        end_match = _MONTH.match(second.group("body")) if second else None
+        end = _month(end_match) if end_match else None
+        if start:
+            out.append(cand("planned_start", start))
+        if start and end:
+            out.append(cand("planned_end", end))
+            out.append(cand("construction_period", _months_between(start, end)))
+    months = re.search(r"(\d{1,3})\s*个?月", head)
+    years = re.search(r"(\d{1,2}(?:\.5)?)\s*年(?!\d|\s*\d{1,2}\s*月)", head)
+    if months and (not first or months.start() < first.start() or not out[1:]):
+        out.append(cand("construction_period", int(months.group(1))))
+    elif years and not first:
+        out.append(cand("construction_period", int(Decimal(years.group(1)) * 12)))
+    return out
+
+
+# --- prose --------------------------------------------------------------------------------
+
+_PROSE_START = re.compile(
+    r"(?:计划|拟|预计|将)?于?\s*(?P<date>(?:19|20)\d{2}\s*(?:年\s*\d{1,2}\s*月|[.\-/]\d{1,2}))\s*"
+    + _START_WORDS
+)
+_PROSE_END = re.compile(
+    r"(?P<date>(?:19|20)\d{2}\s*(?:年\s*\d{1,2}\s*月|[.\-/]\d{1,2}))\s*(?:份)?\s*" + _END_WORDS
+)
+_PROSE_NAME = re.compile(r"^(?P<name>[^,，。:：;；]{6,60}?)\s*[(（]以下简称")
+_PROSE_PLACE = re.compile(
+    r"(?:项目|工程)[^。,，;；]{0,6}?(?:位于|坐落于|选址于|选址在|建于|建在)(?P<place>[^。;；]{2,60})"
+)
+_PROSE_FROM = re.compile(r"自\s*(?P<date>(?:19|20)\d{2}\s*(?:年\s*\d{1,2}\s*月|[.\-/]\d{1,2}))\s*(?:起|开始)")
+
+
+# Sub-labels under a merged "计划时间" / "建设期限" cell: "开工 2026年3月", "竣工 2028年10月".
+_SHORT_START = re.compile(r"^(?:计划|拟)?(?:开工|动工)(?:时间|日期|年月)?\s*[:：]?\s*(?=(?:19|20)\d{2})")
+_SHORT_END = re.compile(
+    r"^(?:计划|拟)?(?:[竣峻]工|完工|建成)(?:时间|日期|年月)?\s*[:：]?\s*(?=(?:19|20)\d{2})"
+)
+
+
+def _prose(line: _Line) -> list[_Candidate]:
+    out = []
+    text = line.text
+    for pattern, name in ((_SHORT_START, "planned_start"), (_SHORT_END, "planned_end")):
+        match = pattern.match(text)
+        month = _MONTH.match(text, match.end()) if match else None
+        if month and _month(month):
+            out.append(_Candidate(name, _month(month), _snippet(text, 0), line.page, 0.8 * line.score))
+    for pattern, name in ((_PROSE_START, "planned_start"), (_PROSE_END, "planned_end")):
+        for match in pattern.finditer(text):
+            month = _month(_MONTH.match(match.group("date")))
+            if month:
+                out.append(
+                    _Candidate(name, month, _snippet(text, match.start()), line.page, 0.9 * line.score)
+                )
+    for match in _PROSE_FROM.finditer(text):
+        month = _month(_MONTH.match(match.group("date")))
+        if month:
+            out.append(
+                _Candidate(
+                    "planned_start", month, _snippet(text, match.start()), line.page, 0.85 * line.score
+                )
+            )
+    for match in _PROSE_PLACE.finditer(text):
+        place = _clean_name(match.group("place"), stops="。;；,，")
+        if 4 <= len(place) <= 40:
+            out.append(
+                _Candidate("location", place, _snippet(text, match.start()), line.page, 0.8 * line.score)
+            )
+    match = _PROSE_NAME.search(text)
+    if match:
+        name = match.group("name").strip('“”"')
+        out.append(_Candidate("project_name", name, _snippet(text, 0), line.page, 0.9 * line.score))
+    for match in _CODE.finditer(text.upper()):
+        out.append(
+            _Candidate(
+                "project_code",
+                "-".join(match.groups()),
+                _snippet(text, match.start()),
+                line.page,
+                0.8 * line.score,
+            )
+        )
+    return out
+
+
+_TOTAL_ROW = re.compile(r"^(?:\d+\s+)?(?:总计|合计|投资合计|总投资合计)\s*[:：]?\s*(?P<rest>.*)$")
+
+
+def _total_rows(lines: list[_Line]) -> list[_Candidate]:
+    """The 合计 row of an investment estimate table (投资估算表) is the total investment; a weak
+    candidate, for documents that give the total only there."""
+    out = []
+    pages_about_investment = {line.page for line in lines if "投资" in line.text}
+    for index, line in enumerate(lines):
+        match = _TOTAL_ROW.match(line.text)
+        if not match or line.page not in pages_about_investment:
+            continue
+        rest = match.group("rest")
+        unit = _page_unit(lines, index)
+        unit_column = re.match(r"^(亿元|万元|元)\s+(?=\d)", rest)
+        if unit_column:
+            unit, rest = unit_column.group(1)[0], rest[unit_column.end() :]
+        found = _amount_match(rest[:40], default_unit=unit)
+        if found and found[1] <= 3:
+            out.append(
+                _Candidate(
+                    "total_investment_yuan", found[0], _snippet(line.text, 0), line.page, 0.6 * line.score
+                )
+            )
+    return out
+
+
+def _title_name(lines: list[_Line]) -> list[_Candidate]:
+    """A title "X可行性研究报告" (on one line or two) near the top of the first pages names the project."""
+    out = []
+    for i, line in enumerate(lines[:40]):
+        text = line.text.replace(" ", "")
+        if _labels_in(text):
+            continue
+        kind = _DOC_KINDS.search(text)
+        if kind and line.page <= 2:
+            name = text[: kind.start()]
+            if len(name) < 4 and i > 0:  # "X" / "可行性研究报告" on two lines
+                previous = lines[i - 1].text.replace(" ", "")
+                name = previous + name if not _labels_in(previous) else name
+            name = re.sub(r"^关于", "", name)
+            if 6 <= len(name) <= 60 and _NAME_END.search(name):
+                out.append(_Candidate("project_name", name, line.text, line.page, 0.7 * line.score))
+        elif (
+            i + 1 < len(lines)
+            and lines[i + 1].page == line.page <= 2
+            and _DOC_KINDS.fullmatch(lines[i + 1].text.replace(" ", ""))
+            and 6 <= len(text) <= 60
+            and _NAME_END.search(text)
+        ):
+            out.append(_Candidate("project_name", text, line.text, line.page, 0.7 * line.score))
+    return out
+
+
+# --- choosing -----------------------------------------------------------------------------
+
+
+def _key(value) -> object:
+    if isinstance(value, list):
+        return tuple((item["source"], item["amount"]) for item in value)
+    if isinstance(value, str):
+        return "".join(value.split())
+    return value
+
+
+def _choose(candidates: list[_Candidate]) -> dict[str, Found]:
+    """Per field, the value with the most support (sum of candidate scores); its best
+    candidate's snippet and page; confidence = that candidate's score, raised a little
+    when other occurrences agree and lowered when they disagree."""
+    by_field: dict[str, dict[object, list[_Candidate]]] = defaultdict(lambda: defaultdict(list))
+    for candidate in candidates:
+        by_field[candidate.name][_key(candidate.value)].append(candidate)
+    # Only the period given ("建设期24个月，自2026年3月起"): the end month is not in the document.
+    out: dict[str, Found] = {}
+    for name in FIELDS:
+        values = by_field.get(name)
+        if not values:
+            continue
+        support = {key: sum(c.score for c in group) for key, group in values.items()}
+        best_key = max(support, key=lambda key: (support[key], -_first(values[key])))
+        group = values[best_key]
+        best = max(group, key=lambda c: c.score)
+        total = sum(support.values())
+        agreement = support[best_key] / total if total else 1.0
+        confidence = min(1.0, best.score * (0.6 + 0.4 * agreement) + 0.05 * (len(group) - 1))
+        out[name] = Found(name, best.value, best.snippet, best.page, round(confidence, 3))
+    return out
+
+
+def _first(group: list[_Candidate]) -> int:
+    return min(c.page for c in group)

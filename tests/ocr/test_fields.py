@@ -1,0 +1,312 @@
+"""Field finding (backend/ocr/fields.py) on page texts written by hand: tables, prose, covers,
+as the PDF text layer and as OCR gives them; and amounts normalised to yuan."""
+
+from decimal import Decimal
+
+import pytest
+
+from backend.ocr.fields import FIELDS, correct_places, find_fields, parse_amount
+from backend.ocr.reader import Document, Page
+
+
+def doc(*texts: str, method: str = "text", scores=None) -> Document:
+    pages = [
+        Page(i + 1, text, method, 0.0, tuple(scores[i]) if scores else ()) for i, text in enumerate(texts)
+    ]
+    return Document(pages=pages, seconds=0.0)
+
+
+def values(document: Document) -> dict:
+    return {name: found.value for name, found in find_fields(document).items()}
+
+
+@pytest.mark.parametrize(
+    ("text", "yuan"),
+    [
+        ("1.25亿元", "125000000.00"),
+        ("12,500万元", "125000000.00"),
+        ("125000000元", "125000000.00"),
+        ("12,500.50万元", "125005000.00"),
+        ("约3.5亿元", "350000000.00"),
+        ("人民币4,300.25元", "4300.25"),
+        ("１２，５００万元", "125000000.00"),  # full-width digits and comma
+        ("1亿2500万元", "125000000.00"),
+        ("壹亿贰仟伍佰万元整", "125000000.00"),
+        ("叁仟零伍万元整", "30050000.00"),
+        ("12.500.00万元", "125000000.00"),  # OCR read the thousands comma as a dot
+        ("2,368.4万元", "23684000.00"),
+        ("0.8亿", "80000000.00"),
+    ],
+)
+def test_parse_amount(text, yuan):
+    assert parse_amount(text) == Decimal(yuan)
+
+
+@pytest.mark.parametrize("text", ["无", "待定", "2026年3月", ""])
+def test_parse_amount_without_an_amount(text):
+    assert parse_amount(text) is None
+
+
+TABLE = """项目概况表
+项目名称 杭州市西湖区留下街道农贸市场改造工程
+项目代码 2025-330106-48-01-31415A
+建设单位 杭州市西湖区城市建设发展有限公司
+建设地点 浙江省杭州市西湖区留下街道
+建设性质 新建
+项目总投资 12,500.00万元
+资金来源 中央预算内资金3000万元，地方政府专项债券6000万元，企业自筹3500万元
+计划开工时间 2026年3月
+计划竣工时间 2028.02
+建设规模及内容 改造农贸市场及配套用房建筑面积8600平方米，同步实施排水、照明工程。"""
+
+
+def test_a_summary_table():
+    found = find_fields(doc(TABLE))
+    assert {name: f.value for name, f in found.items()} == {
+        "project_name": "杭州市西湖区留下街道农贸市场改造工程",
+        "project_code": "2025-330106-48-01-31415A",
+        "owner_unit": "杭州市西湖区城市建设发展有限公司",
+        "location": "浙江省杭州市西湖区留下街道",
+        "total_investment_yuan": Decimal("125000000.00"),
+        "funding_sources": [
+            {"source": "中央预算内资金", "amount": Decimal("30000000.00")},
+            {"source": "地方政府专项债券", "amount": Decimal("60000000.00")},
+            {"source": "企业自筹", "amount": Decimal("35000000.00")},
+        ],
+        "planned_start": "2026-03",
+        "planned_end": "2028-02",
+        "scale_content": "改造农贸市场及配套用房建筑面积8600平方米，同步实施排水、照明工程。",
+    }
+    assert set(found) <= set(FIELDS)
+    owner = found["owner_unit"]
+    assert owner.page == 1 and "建设单位" in owner.snippet and 0.9 <= owner.confidence <= 1.0
+    assert found["total_investment_yuan"].snippet == "项目总投资 12,500.00万元"
+
+
+def test_two_pairs_per_row_and_a_value_below_its_label():
+    text = (
+        "项目名称 余杭区良渚街道中心幼儿园建设项目\n"
+        "项目代码 2024-330110-83-02-55555X 建设单位 杭州市余杭区教育局\n"
+        "建设地点 余杭区良渚街道 建设性质 新建\n"
+        "概算总投资 8,600万元 设计单位 浙江省建筑设计研究院有限公司\n"
+        "建设年限 2025.04—2026.09 所属行业 教育\n"
+        "项目法人\n"
+        "杭州市余杭区教育局"
+    )
+    assert values(doc(text)) == {
+        "project_name": "余杭区良渚街道中心幼儿园建设项目",
+        "project_code": "2024-330110-83-02-55555X",
+        "owner_unit": "杭州市余杭区教育局",
+        "location": "余杭区良渚街道",
+        "total_investment_yuan": Decimal("86000000.00"),
+        "planned_start": "2025-04",
+        "planned_end": "2026-09",
+        "construction_period": 18,
+    }
+
+
+def test_prose_with_partial_sums_and_a_title():
+    text = (
+        "宁波市鄞州区姜山镇污水管网提标改造工程\n"
+        "可行性研究报告\n"
+        "第一章 项目概况\n"
+        "宁波市鄞州区姜山镇污水管网提标改造工程（以下简称“本项目”），项目代码为2026-330212-48-03-\n"
+        "00012K。本项目建设单位为宁波市鄞州区城市建设投资集团有限公司。项目建设地点位于宁波市鄞州\n"
+        "区姜山镇。\n"
+        "经估算，本项目总投资约1.25亿元，其中工程费用9800万元，其余为工程建设其他费用及预备费。\n"
+        "本项目计划于2026年5月开工建设，2027年10月竣工验收，建设工期18个月。"
+    )
+    assert values(doc(text)) == {
+        "project_name": "宁波市鄞州区姜山镇污水管网提标改造工程",
+        "owner_unit": "宁波市鄞州区城市建设投资集团有限公司",
+        "location": "宁波市鄞州区姜山镇",
+        "total_investment_yuan": Decimal("125000000.00"),
+        "planned_start": "2026-05",
+        "planned_end": "2027-10",
+        "construction_period": 18,
+        # Wrapped after a hyphen at the end of a line: the lines of the paragraph are joined.
+        "project_code": "2026-330212-48-03-00012K",
+    }
+
+
+def test_a_period_without_an_end_month_gives_no_planned_end():
+    # "24 months from March 2026": the completion month is not written in the document.
+    found = values(doc("项目名称 临城街道社区卫生服务中心迁建工程\n建设工期 建设期24个月，自2026年3月起"))
+    assert found["planned_start"] == "2026-03"
+    assert found["construction_period"] == 24
+    assert "planned_end" not in found
+
+
+def test_a_unit_in_the_label_and_a_cover_page():
+    cover = "舟山市定海区昌国街道道路提升改造工程\n项目建议书\n项目单位：舟山市定海区交通投资集团有限公司\n2025年6月15日"
+    form = "项目名称 舟山市定海区昌国街道道路提升改造工程\n总投资（万元） 4,350.5\n其中：市级财政资金（万元） 2000"
+    found = values(doc(cover, form))
+    assert found["project_name"] == "舟山市定海区昌国街道道路提升改造工程"
+    assert found["owner_unit"] == "舟山市定海区交通投资集团有限公司"
+    assert found["total_investment_yuan"] == Decimal("43505000.00")
+    assert "planned_start" not in found and "location" not in found and "project_code" not in found
+
+
+def test_ocr_lines_carry_their_confidence_and_ocr_misreadings():
+    text = "建设地点 湖州市吴兴区织里镇\n项目总投资 3,600万元\n计划峻工时间 2027年6月"
+    found = find_fields(doc(text, method="ocr", scores=[(0.99, 0.62, 0.95)]))
+    assert found["location"].value == "湖州市吴兴区织里镇"
+    assert found["total_investment_yuan"].value == Decimal("36000000.00")
+    # 竣 read as 峻 still labels the completion month.
+    assert found["planned_end"].value == "2027-06"
+    # The weak line's score bounds its field's confidence.
+    assert found["total_investment_yuan"].confidence <= 0.62 < found["location"].confidence
+
+
+def test_a_value_stated_twice_beats_a_stray_one():
+    text = "项目名称 A区污水处理厂扩建工程\n总投资 12500万元\n总投资估算表\n项目总投资为1.25亿元\n投资估算 9800万元"
+    found = find_fields(doc(text))
+    assert found["total_investment_yuan"].value == Decimal("125000000.00")
+
+
+def test_nothing_found_in_an_unrelated_page():
+    assert find_fields(doc("会议纪要\n参会人员：张三、李四\n会议讨论了年度工作安排。")) == {}
+
+
+def test_the_evaluation_counts_by_the_comparison_rule():
+    from backend.ocr.evaluate import Evaluation, score
+    from backend.ocr.fields import Found
+
+    def f(name, value):
+        return Found(name, value, "", 1, 1.0)
+
+    result = Evaluation()
+    truth = {
+        "project_name": "Ａ区（一期）工程",
+        "total_investment_yuan": "125000000.00",
+        "planned_start": "2026-03",
+        "owner_unit": "某某局",
+    }
+    found = {
+        "project_name": f("project_name", "Ａ区 (一期)工程"),  # equal after folding and spaces
+        "total_investment_yuan": f("total_investment_yuan", Decimal("125000000")),
+        "planned_start": f("planned_start", "2026-04"),  # wrong: a false positive and a miss
+        "location": f("location", "西湖区"),  # not in the truth: a false positive
+    }
+    score(result, "x.pdf", truth, found)
+    counts = {name: (c.tp, c.fp, c.fn) for name, c in result.fields.items()}
+    assert counts == {
+        "project_name": (1, 0, 0),
+        "project_code": (0, 0, 0),
+        "owner_unit": (0, 0, 1),
+        "location": (0, 1, 0),
+        "total_investment_yuan": (1, 0, 0),
+        "planned_start": (0, 1, 1),
+        "planned_end": (0, 0, 0),
+    }
+    overall = result.overall
+    assert (overall.tp, overall.fp, overall.fn) == (2, 2, 2)
+    assert overall.precision == 0.5 and overall.recall == 0.5
+
+
+def test_the_evaluate_command_prints_json(app, tmp_path):
+    import json
+
+    from weasyprint import HTML
+
+    html = (
+        "<html><body style=\"font-family: 'Noto Sans CJK SC'\"><p>项目名称：西湖区三墩镇污水管网改造工程</p>"
+        "<p>建设地点：杭州市西湖区三墩镇</p><p>项目总投资：3,200万元</p></body></html>"
+    )
+    (tmp_path / "a.pdf").write_bytes(HTML(string=html).write_pdf())
+    truth = {"project_name": "西湖区三墩镇污水管网改造工程", "location": "杭州市西湖区三墩镇"}
+    truth["total_investment_yuan"] = "30000000.00"  # the document says 3,200万元: wrong on purpose
+    (tmp_path / "a.json").write_text(json.dumps(truth, ensure_ascii=False), encoding="utf-8")
+    (tmp_path / "b.pdf").write_bytes(b"no truth beside it: skipped")
+    result = app.test_cli_runner().invoke(args=["ocr", "evaluate", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["documents"] == 1
+    assert data["overall"] == {"tp": 2, "fp": 1, "fn": 1, "precision": 0.6667, "recall": 0.6667}
+    assert data["fields"]["total_investment_yuan"] == {
+        "tp": 0,
+        "fp": 1,
+        "fn": 1,
+        "precision": 0.0,
+        "recall": 0.0,
+    }
+    assert data["pages"]["text"]["pages"] == 1 and data["pages"]["ocr"]["pages"] == 0
+
+
+def test_ocr_misreadings_of_division_names_are_put_right():
+    text = "项目名称 郸州区全民健身中心建设项目\n建设地点 浙江省宁波市郸州区首南街道"
+    found = values(doc(text, method="ocr", scores=[(0.9, 0.9)]))
+    assert found["project_name"] == "鄞州区全民健身中心建设项目"
+    assert found["location"] == "浙江省宁波市鄞州区首南街道"
+    # Known names are left alone; a text layer is never corrected.
+    assert correct_places("临平区与临安区") == "临平区与临安区"
+    assert values(doc(text))["location"] == "浙江省宁波市郸州区首南街道"
+
+
+def test_a_row_of_labels_over_a_row_of_values():
+    text = "项目名称 萧山区北干街道道路提升改造工程\n计划开工时间 计划竣工时间\n2026年3月 2028年10月"
+    found = values(doc(text))
+    assert (found["planned_start"], found["planned_end"]) == ("2026-03", "2028-10")
+
+
+def test_a_label_wrapped_in_a_narrow_cell():
+    found = values(
+        doc("项目名称 滨江区浦沿街道污水管网提标改造工程\n建设\n单位 杭州市滨江区城市建设投资集团有限公司")
+    )
+    assert found["owner_unit"] == "杭州市滨江区城市建设投资集团有限公司"
+    found = values(doc("建设 浙江省杭州市滨江区浦沿街道\n地点"))
+    assert found["location"] == "浙江省杭州市滨江区浦沿街道"
+
+
+def test_a_row_split_over_two_pages():
+    # The label ends page 1; page 2 starts with its running header, then the value.
+    page_1 = "项目名称 浦沿街道污水管网提标改造工程\n项目总投资"
+    page_2 = "浦沿街道污水管网提标改造工程 初步设计说明书\n56,100.00万元\n建设地点 浦沿街道"
+    assert values(doc(page_1, page_2))["total_investment_yuan"] == Decimal("561000000.00")
+
+
+def test_merged_cells_a_unit_column_and_sub_labels():
+    text = (
+        "项目名称 北干街道农贸市场改造工程\n"
+        "名称 杭州市萧山区城市建设发展有限公司 统一社会信用代码 91330109MA2H0XXXX1\n"
+        "项目单位\n"
+        "法定代表人 王建国\n"
+        "项目总投资 万元 8,600.00\n"
+        "计划时间\n"
+        "开工 2026年3月\n"
+        "竣工 2027年9月"
+    )
+    found = values(doc(text))
+    assert found["owner_unit"] == "杭州市萧山区城市建设发展有限公司"
+    assert found["total_investment_yuan"] == Decimal("86000000.00")
+    assert (found["planned_start"], found["planned_end"]) == ("2026-03", "2027-09")
+
+
+def test_a_two_line_cell_beside_its_label_and_a_qualified_label():
+    # OCR joins boxes by rows: the value's first line sits above the label's row.
+    text = (
+        "项目名称 椒江区公交首末站建设项目\n"
+        "台州市椒江区交通投资集团有限\n"
+        "项目代码 2024-331002-48-01-716577 建设单位\n"
+        "公司\n"
+        "项目（法人）单位 台州市椒江区交通投资集团有限公司"
+    )
+    found = find_fields(doc(text))
+    assert found["owner_unit"].value == "台州市椒江区交通投资集团有限公司"
+    assert found["project_code"].value == "2024-331002-48-01-716577"
+    # Not complete (no 公司/局/… at its end): no two-line guess.
+    assert "owner_unit" not in values(doc("某某\n项目代码 2024-331002-48-01-716577 建设单位\n其他"))
+
+
+def test_the_total_row_of_an_investment_table():
+    text = "项目名称 宁围街道农贸市场改造工程\n投资估算表 单位：万元\n序号 费用名称 金额\n1 工程费用 2800\n2 其他费用 760\n合计 3560"
+    assert values(doc(text))["total_investment_yuan"] == Decimal("35600000.00")
+    # A labelled total wins over the table's 合计.
+    assert values(doc("项目总投资 3,600万元\n" + text))["total_investment_yuan"] == Decimal("36000000.00")
+
+
+def test_a_stray_character_is_no_value():
+    # "况" of a vertical merged header cell sits between the label and its value's line.
+    found = values(doc("项目名称 宁围街道农贸市场改造工程\n计划竣工时间 况\n2027年11月\n建设地点 无\n备注"))
+    assert found["planned_end"] == "2027-11"
+    assert "location" not in found  # "无" is an answer: nothing is looked for below it
