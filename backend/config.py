@@ -32,6 +32,9 @@ class Config:
     # corrections); 0 turns snapshots off and every figure is computed on request.
     KPI_SNAPSHOT_INTERVAL = int(os.environ.get("KPI_SNAPSHOT_INTERVAL", "600"))
     KPI_SNAPSHOT_ENDED_INTERVAL = int(os.environ.get("KPI_SNAPSHOT_ENDED_INTERVAL", "3600"))
+    # Reading an application document (backend/ocr): at most this many pages and seconds.
+    OCR_MAX_PAGES = int(os.environ.get("OCR_MAX_PAGES", "50"))
+    OCR_TIME_LIMIT_SECONDS = float(os.environ.get("OCR_TIME_LIMIT_SECONDS", "120"))
     # Embedded scheduler thread and job workers; production runs them as separate processes.
     EMBEDDED_WORKERS = _bool("EMBEDDED_WORKERS", True)
     SCHEDULER_INTERVAL_SECONDS = float(os.environ.get("SCHEDULER_INTERVAL_SECONDS", "5"))

@@ -8,10 +8,8 @@ def init_app(app):
     from backend.ocr.cli import ocr_cli
 
     app.cli.add_command(ocr_cli)
-    # The application flow (H3): tables, the ocr.extract job, the polling route, the form's
-    # OCR panel, and `flask ocr accuracy` (added to ocr_cli).
+    # The application flow: tables, the ocr.extract job, the polling route, the form's OCR panel,
+    # and `flask ocr accuracy` (added to ocr_cli). Limits: OCR_MAX_PAGES, OCR_TIME_LIMIT_SECONDS.
     from backend.ocr import jobs, models, views  # noqa: F401
 
-    app.config.setdefault("OCR_MAX_PAGES", 50)
-    app.config.setdefault("OCR_TIME_LIMIT_SECONDS", 120.0)
     views.register(app)
