@@ -45,22 +45,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from backend.ocr.evaluate import TRUTH_FIELDS
 from backend.org.regions import CITIES, PROVINCE
 
 DEV_LAYOUTS = ("proposal_cover", "fsr_prose", "design_kv")
 HELD_OUT_LAYOUTS = ("form_grid", "letter", "mixed_report", "register_columns", "cost_summary")
 LAYOUTS = DEV_LAYOUTS + HELD_OUT_LAYOUTS
 
-# The keys of the ground-truth JSON.
-TRUTH_KEYS = (
-    "project_name",
-    "project_code",
-    "owner_unit",
-    "location",
-    "total_investment_yuan",
-    "planned_start",
-    "planned_end",
-)
+# The keys of the ground-truth JSON (the evaluate command's).
+TRUTH_KEYS = TRUTH_FIELDS
 
 # --- values -------------------------------------------------------------------------------
 
