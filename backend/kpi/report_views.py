@@ -6,15 +6,12 @@ kpi.view lists, requests and downloads: a report holds the figures the person al
 the cockpit, and a duplicate request joins the one queued. Every download checks the scope
 again; a report outside it, or not done, is 404."""
 
-from datetime import datetime
-
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from backend.audit import record
 from backend.authz import require_permission
-from backend.authz.scope import scope_of
 from backend.extensions import db
 from backend.files.errors import FileMissing
 from backend.files.service import open_file
@@ -22,29 +19,11 @@ from backend.files.sniff import PDF, XLSX
 from backend.files.views import content_disposition
 from backend.kpi import reports, service
 from backend.kpi.models import KpiReport
-from backend.kpi.views import PERIOD_YEARS, bp
+
+# The cockpit's scope, Beijing date and period picker, not copies.
+from backend.kpi.views import _period_choices, _scope, _today, bp
 
 KINDS = {"pdf": (PDF, "pdf_sha256"), "xlsx": (XLSX, "xlsx_sha256")}
-
-
-def _scope():
-    return scope_of(current_user, session=db.session)
-
-
-def _today():
-    return datetime.now(service.SHANGHAI).date()
-
-
-def _period_choices() -> list[tuple[int, list[tuple[str, str]]]]:
-    this_year = _today().year
-    return [
-        (
-            year,
-            [(str(year), _("%(year)s年全年", year=year))]
-            + [(f"{year}Q{q}", _("%(year)s年第%(q)s季度", year=year, q=q)) for q in range(1, 5)],
-        )
-        for year in range(this_year, this_year - PERIOD_YEARS, -1)
-    ]
 
 
 def _default_period() -> str:
@@ -67,7 +46,7 @@ def reports_page():
         names=names,
         regions=regions,
         top=reports.top_region(session=db.session, scope=scope),
-        period_choices=_period_choices(),
+        period_choices=_period_choices(service.parse_period(None, today=_today())),
         default_period=_default_period(),
     )
 
