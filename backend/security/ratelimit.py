@@ -1,6 +1,6 @@
 """Fixed-window request counters shared across gunicorn workers.
 
-With REDIS_URL the counters live in Redis (INCR + EXPIRE: every worker and host sees the same
+With REDIS_URL the counters live in Redis (SET NX EX + INCR: every worker and host sees the same
 count); without it (embedded `make run`: one process) in memory. A Redis failure lets the
 request through and is logged: a rate limit must never take sign-in down with it.
 """
@@ -66,19 +66,21 @@ class RedisCounters:
         self._redis = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
 
     def hit(self, key: str, limit: Limit, now: float) -> Verdict:
-        window = int(now // limit.seconds)
-        name = f"bpm:ratelimit:{key}:{limit.seconds}:{window}"
+        # The window starts at the first hit (as in memory), not at a clock boundary: a burst
+        # that straddles a minute mark must not get a fresh allowance halfway through.
+        name = f"bpm:ratelimit:{key}:{limit.seconds}"
         try:
-            pipe = self._redis.pipeline()
+            pipe = self._redis.pipeline()  # MULTI/EXEC: the three run as one
+            pipe.set(name, 0, ex=limit.seconds, nx=True)
             pipe.incr(name)
-            pipe.expire(name, limit.seconds + 1)
-            count = pipe.execute()[0]
+            pipe.pttl(name)
+            _, count, left_ms = pipe.execute()
         except Exception as exc:  # fail open, loudly
             log.warning("ratelimit.redis_unavailable", extra={"error": f"{type(exc).__name__}: {exc}"})
             return Verdict(True, 0)
-        ends = (window + 1) * limit.seconds
         count = int(count)
-        return Verdict(count <= limit.count, max(1, math.ceil(ends - now)), count == limit.count + 1)
+        left = int(left_ms) / 1000 if int(left_ms) > 0 else limit.seconds
+        return Verdict(count <= limit.count, max(1, math.ceil(left)), count == limit.count + 1)
 
     def reset(self) -> None:
         try:

@@ -121,3 +121,18 @@ def test_the_sign_in_endpoints_exist(app):
 
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
     assert SIGN_IN_ENDPOINTS | {WEBHOOK_ENDPOINT} <= endpoints
+
+
+@pytest.mark.redis
+def test_a_redis_window_starts_at_the_first_hit_not_at_a_clock_mark():
+    """A burst straddling a minute mark keeps its count (CI once failed this on the boundary)."""
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        pytest.skip("needs TEST_REDIS_URL")
+    counters = RateLimiter(url).counters
+    counters.reset()
+    limit = Limit(2, 60)
+    hits = [counters.hit("login:x", limit, now) for now in (119.9, 119.95, 120.05)]
+    assert [h.allowed for h in hits] == [True, True, False]
+    assert hits[2].first_refusal and 55 <= hits[2].retry_after <= 60
+    counters.reset()
