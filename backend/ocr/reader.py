@@ -25,6 +25,11 @@ _REAL_CHARS = re.compile(r"[\u4e00-\u9fff0-9A-Za-z]")
 # A text layer with fewer real characters than this is a scan with, at most, a stamp or a
 # page number added: the page is read with OCR.
 MIN_TEXT_CHARS = 20
+# A scan whose page carries a typed header, footer or 收文 stamp has a text layer of a line or
+# two: when images cover most of the page and the layer is shorter than this, it is read with
+# OCR too (the rendering includes the typed lines). A copier's own OCR layer is far longer.
+OVERLAY_TEXT_CHARS = 200
+SCANNED_AREA = 0.5  # share of the page covered by images that makes it a scan
 # Long side of a rendered page or an image given to OCR (pixels). A4 at 1600 px is ~137 dpi:
 # 10.5 pt body text is ~20 px high, which the recogniser reads reliably (bench/ocr.py).
 OCR_LONG_SIDE = 1600
@@ -32,14 +37,23 @@ OCR_LONG_SIDE = 1600
 MAX_IMAGE_PIXELS = 40_000_000
 SUPPORTED = (sniffing.PDF, sniffing.PNG, sniffing.JPEG)
 
+
+def N_(message: str) -> str:
+    """Marks a message id for extraction (babel's default keyword); translated where shown
+    (backend/ocr/service.status), so str(DocumentError) stays Chinese for the logs."""
+    return message
+
+
 MESSAGES = {
-    "encrypted": "该 PDF 文件已加密 (设有打开密码), 无法读取内容; 请上传未加密的版本",
-    "corrupt": "文件已损坏或不完整, 无法读取内容; 请重新导出或扫描后上传",
-    "too_many_pages": "文档共 {pages} 页, 超过可自动识别的上限 {limit} 页; 请只上传申报所需的部分",
-    "too_large_image": "图片尺寸过大 ({megapixels} 万像素), 超过可识别的上限 {limit} 万像素; 请缩小后上传",
-    "type_mismatch": "文件 {name} 的内容是{real}, 与文件扩展名所示的类型不符",
-    "unsupported": "无法识别{real} ({name}) 中的文字; 请上传 PDF、JPEG 或 PNG 文件",
-    "timeout": "文档识别超时 (上限 {limit} 秒), 仅读取了 {done}/{total} 页",
+    "encrypted": N_("该 PDF 文件已加密 (设有打开密码), 无法读取内容; 请上传未加密的版本"),
+    "corrupt": N_("文件已损坏或不完整, 无法读取内容; 请重新导出或扫描后上传"),
+    "too_many_pages": N_("文档共 {pages} 页, 超过可自动识别的上限 {limit} 页; 请只上传申报所需的部分"),
+    "too_large_image": N_(
+        "图片尺寸过大 ({megapixels} 万像素), 超过可识别的上限 {limit} 万像素; 请缩小后上传"
+    ),
+    "type_mismatch": N_("文件 {name} 的内容是{real}, 与文件扩展名所示的类型不符"),
+    "unsupported": N_("无法识别{real} ({name}) 中的文字; 请上传 PDF、JPEG 或 PNG 文件"),
+    "timeout": N_("文档识别超时 (上限 {limit} 秒), 仅读取了 {done}/{total} 页"),
 }
 
 
@@ -50,6 +64,7 @@ class DocumentError(ValueError):
     def __init__(self, code: str, *, document: Document | None = None, **values):
         self.code = code
         self.document = document
+        self.values = values  # the message's placeholders, kept to show it in other languages
         super().__init__(MESSAGES[code].format(**values))
 
 
@@ -160,7 +175,8 @@ def _pdf_page(pdf, index: int) -> Page:
         textpage = page.get_textpage()
         text = _clean(textpage.get_text_range())
         textpage.close()
-        if len(_REAL_CHARS.findall(text)) >= MIN_TEXT_CHARS:
+        real = len(_REAL_CHARS.findall(text))
+        if real >= MIN_TEXT_CHARS and (real >= OVERLAY_TEXT_CHARS or not _mostly_images(page)):
             page.close()
             return Page(index + 1, text, "text", time.perf_counter() - page_started)
         width, height = page.get_size()
@@ -170,6 +186,21 @@ def _pdf_page(pdf, index: int) -> Page:
     except pypdfium2.PdfiumError:
         raise DocumentError("corrupt") from None
     return _ocr_page(index + 1, image, started=page_started)
+
+
+def _mostly_images(page) -> bool:
+    """Images (clipped to the page) cover at least SCANNED_AREA of it."""
+    import pypdfium2.raw as pdfium_c
+
+    width, height = page.get_size()
+    area = 0.0
+    for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,)):
+        left, bottom, right, top = obj.get_bounds()
+        w = min(right, width) - max(left, 0.0)
+        h = min(top, height) - max(bottom, 0.0)
+        if w > 0 and h > 0:
+            area += w * h
+    return area >= SCANNED_AREA * width * height
 
 
 def _clean(text: str) -> str:

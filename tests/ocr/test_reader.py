@@ -2,7 +2,7 @@
 PDF pages, and the bad inputs: encrypted, corrupt, too many pages, decompression bombs,
 mislabelled and unsupported files, the time limit.
 
-The tests marked `ocr` run RapidOCR (a few seconds per page); there are two of them."""
+The tests marked `ocr` run RapidOCR (a few seconds per page); there are three of them."""
 
 import hashlib
 import io
@@ -247,3 +247,32 @@ def test_a_transparent_background_becomes_white():
     image.paste((0, 0, 0, 255), (10, 10, 20, 20))  # an opaque black square
     grey = reader._open_image(png_bytes(image))
     assert grey.mode == "L" and grey.getpixel((0, 0)) == 255 and grey.getpixel((15, 15)) == 0
+
+
+def scan_page_pdf(header: str) -> bytes:
+    """A scan of PAGE_2 placed on a PDF page under a typed line (a 收文 header), as office
+    scanners and document systems produce: the page has a short text layer and one big image."""
+    import base64
+
+    from weasyprint import HTML
+
+    scan = pypdfium2.PdfDocument(pdf_of(PAGE_2))[0].render(scale=150 / 72).to_pil().convert("L")
+    uri = "data:image/png;base64," + base64.b64encode(png_bytes(scan)).decode()
+    css = "@page { size: A4; margin: 1cm; } body { font-family: 'Noto Serif CJK SC'; font-size: 8pt; }"
+    body = f'<p>{header}</p><img src="{uri}" style="width: 16cm">'  # 58 % of the page
+    return HTML(string=f"<html><head><style>{css}</style></head><body>{body}</body></html>").write_pdf()
+
+
+@pytest.mark.ocr
+def test_a_scan_under_a_typed_header_is_read_with_ocr():
+    header = "杭州市发展和改革委员会收文 扫描件 第1页 共1页 收文编号2026第0815号"
+    document = read_document(scan_page_pdf(header), filename="收文.pdf")
+    page = document.pages[0]
+    assert page.method == "ocr"
+    assert "计划开工时间" in squeeze(page.text) and "2026年3月" in squeeze(page.text)
+
+
+def test_a_page_with_a_picture_and_plenty_of_text_keeps_its_text_layer():
+    header = "项目建设单位情况说明：" + "本单位具有相应的建设管理能力和资金筹措能力，" * 12
+    document = read_document(scan_page_pdf(header), filename="说明.pdf")
+    assert [p.method for p in document.pages] == ["text"]
