@@ -521,6 +521,8 @@ def _labelled(lines: list[_Line], index: int) -> list[_Candidate]:
         if name == "total_investment_yuan" and re.search(r"其中|分别|占", before):
             continue  # a partial sum's explanation, not the total
         value = raw_value.strip(_SEPARATORS + "|")
+        if name == "construction_period" and re.search(r"\d\s*[—–－\-―─~～至]\s*$", raw_value):
+            value += "—"  # a range cut by a wrapped cell: its end is on the next line
         # One stray character (a letter of a vertical merged header, a speck read by OCR) is no value.
         if len(value) == 1 and value not in "无否略空/":
             value = raw_value = ""
@@ -726,7 +728,11 @@ def _period(value: str, follows, cand) -> list[_Candidate]:
         start = _month(first)
         rest = head[first.end() :]
         second = re.match(_RANGE_SEP + r"(?P<body>.*)", rest)
-        end_match = _MONTH.match(second.group("body")) if second else None
+        body = second.group("body") if second else ""
+        if second and not body.strip() and follows:
+            # A narrow cell wraps after the dash: "2026.05—" / "2027.11" on the next line.
+            body = follows[0].text
+        end_match = _MONTH.match(body.strip()) if second else None
         end = _month(end_match) if end_match else None
         if start:
             out.append(cand("planned_start", start))
@@ -818,7 +824,8 @@ def _total_rows(lines: list[_Line]) -> list[_Candidate]:
     """The 合计 row of an investment estimate table (投资估算表) is the total investment; a weak
     candidate, for documents that give the total only there."""
     out = []
-    pages_about_investment = {line.page for line in lines if "投资" in line.text}
+    # 概算 / 估算 are estimates of the investment: their tables' 合计 is the total too.
+    pages_about_investment = {line.page for line in lines if re.search("投资|概算|估算", line.text)}
     for index, line in enumerate(lines):
         match = _TOTAL_ROW.match(line.text)
         if not match or line.page not in pages_about_investment:

@@ -117,28 +117,14 @@ def test_held_out_corpora_are_what_the_targets_are_measured_on(held_out_text_pdf
     assert all(p.with_suffix(".json").exists() for p in held_out_text_pdfs + held_out_scans)
 
 
-# Reached at the end of session 20: 91 of 93 fields (97.85 %), precision 100 %. Text PDFs are
-# read without OCR, so the result is deterministic: a floor that catches a regression.
-TEXT_REACHED = 0.978
-
-
-def test_text_pdfs_of_held_out_layouts_do_not_fall_below_what_was_reached(text_result):
+def test_text_pdfs_of_held_out_layouts_reach_the_target(text_result):
+    # Text PDFs are read without OCR, so the result is deterministic (100 % since session 21).
     text = report("text PDFs, held-out layouts", text_result)
     print("\n" + text)
     c = text_result["counts"]["all"]
     assert c["truth"] > 0
-    assert _ratio(c["correct"], c["truth"]) >= TEXT_REACHED, text
+    assert _ratio(c["correct"], c["truth"]) >= TEXT_TARGET, text
     assert _ratio(c["correct"], c["found"]) >= TEXT_TARGET, text
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11 target not met yet: 97.85 % of fields on held-out text PDFs (a 合计 row of a "
-    "cost table in 万元, the label 计划建成年月); when it passes, drop this mark",
-)
-def test_text_pdfs_of_held_out_layouts_reach_the_target(text_result):
-    c = text_result["counts"]["all"]
-    assert _ratio(c["correct"], c["truth"]) >= TEXT_TARGET, report("text PDFs, held-out layouts", text_result)
 
 
 def test_scans_of_held_out_layouts(scan_result):

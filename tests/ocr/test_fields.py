@@ -310,3 +310,20 @@ def test_a_stray_character_is_no_value():
     found = values(doc("项目名称 宁围街道农贸市场改造工程\n计划竣工时间 况\n2027年11月\n建设地点 无\n备注"))
     assert found["planned_end"] == "2027-11"
     assert "location" not in found  # "无" is an answer: nothing is looked for below it
+
+
+def test_the_total_row_of_a_budget_estimate_table():
+    # A 概算书 never says 投资: its 概算汇总表's 合计 is the total investment, in the caption's unit.
+    page = "概算汇总表（单位：万元）\n序号 费用名称 金额 占比（%）\n一 工程费用 27768.00 78.0\n合计 35600.00 100.0"
+    assert values(doc(page))["total_investment_yuan"] == Decimal("356000000.00")
+    # A 合计 on a page about nothing of the kind is not a total investment.
+    assert "total_investment_yuan" not in values(doc("参会人数统计（单位：人）\n合计 356"))
+
+
+def test_a_range_wrapped_after_its_dash():
+    page = "项目名称 某某学校新建工程\n建设性质 新建 建设起止年限 2026.05—\n2027.11\n联系人 胡静"
+    found = values(doc(page))
+    assert (found["planned_start"], found["planned_end"]) == ("2026-05", "2027-11")
+    # Without the dash, the next line's month is not taken for the end.
+    found = values(doc("建设起止年限 2026.05\n2027.11"))
+    assert "planned_end" not in found
