@@ -521,7 +521,7 @@ def _labelled(lines: list[_Line], index: int) -> list[_Candidate]:
         if name == "total_investment_yuan" and re.search(r"其中|分别|占", before):
             continue  # a partial sum's explanation, not the total
         value = raw_value.strip(_SEPARATORS + "|")
-        if name == "construction_period" and re.search(r"\d\s*[—–－\-―─~～至]\s*$", raw_value):
+        if name == "construction_period" and re.search(r"[\d月]\s*[—–－\-―─~～至到一]\s*$", raw_value):
             value += "—"  # a range cut by a wrapped cell: its end is on the next line
         # One stray character (a letter of a vertical merged header, a speck read by OCR) is no value.
         if len(value) == 1 and value not in "无否略空/":
@@ -731,7 +731,8 @@ def _period(value: str, follows, cand) -> list[_Candidate]:
         body = second.group("body") if second else ""
         if second and not body.strip() and follows:
             # A narrow cell wraps after the dash: "2026.05—" / "2027.11" on the next line.
-            body = follows[0].text
+            # (OCR reads the dash as 一, and puts a vertical header's letter before the month.)
+            body = re.sub(r"^[\u4e00-\u9fff]\s+(?=(?:19|20)\d{2})", "", follows[0].text)
         end_match = _MONTH.match(body.strip()) if second else None
         end = _month(end_match) if end_match else None
         if start:

@@ -327,3 +327,10 @@ def test_a_range_wrapped_after_its_dash():
     # Without the dash, the next line's month is not taken for the end.
     found = values(doc("建设起止年限 2026.05\n2027.11"))
     assert "planned_end" not in found
+
+
+def test_a_wrapped_range_as_ocr_reads_it():
+    # The dash read as 一, and the letter 况 of a vertical merged header before the end month.
+    page = "项目名称 某某全民健身中心建设项目\n情 建设性质 新建 建设起止年限 2025年7月一\n况 2027年1月\n联系人 高敏"
+    found = values(doc(page, method="ocr"))
+    assert (found["planned_start"], found["planned_end"]) == ("2025-07", "2027-01")
