@@ -103,31 +103,33 @@ def _chinese_amount(text: str) -> Decimal | None:
 def _amount_match(text: str, *, default_unit: str | None = None):
     """(value in yuan, match start, match end) of the first amount in `text`, or None."""
     text = unicodedata.normalize("NFKC", text)
+    found = []  # (start, preference, (value, start, end)): the first amount wins, a unit breaks ties
     match = _AMOUNT.search(text)
+    if match is not None and (value := _unit_amount(match)) is not None:
+        found.append((match.start(), 0, (value, match.start(), match.end())))
     cn = _CN_AMOUNT.search(text)
-    if cn and (match is None or cn.start() < match.start()):
-        value = _chinese_amount(cn.group(0))
-        if value is not None:
-            return value.quantize(_CENT), cn.start(), cn.end()
-    if match is None:
-        if default_unit:
-            bare = re.search(r"(?<![\d年月.-])(\d[\d,，.]*)(?![\d年月%])", text)
-            if bare:
-                value = _number(bare.group(1))
-                if value is not None:
-                    return (value * _UNITS[default_unit]).quantize(_CENT), bare.start(), bare.end()
-        return None
+    if cn and (value := _chinese_amount(cn.group(0))) is not None:
+        found.append((cn.start(), 1, (value.quantize(_CENT), cn.start(), cn.end())))
+    if default_unit:
+        # A bare number in a column or label's unit: "总投资（万元） 157630.00 大写 壹拾伍亿…".
+        # It is the value when it opens the cell; further in ("共3个子项目…") only if nothing
+        # with a unit is there.
+        bare = re.search(r"(?<![\d年月.-])(\d[\d,，.]*)(?![\d年月%])", text)
+        if bare and (value := _number(bare.group(1))) is not None:
+            value = (value * _UNITS[default_unit]).quantize(_CENT)
+            order = 0 if bare.start() == 0 else len(text) + 1
+            found.append((order, 2, (value, bare.start(), bare.end())))
+    return min(found)[2] if found else None
+
+
+def _unit_amount(match) -> Decimal | None:
     if match.group("yi"):
         yi, wan = _number(match.group("yi")), _number(match.group("wan2"))
         if yi is None or wan is None:
             return None
-        value = yi * _UNITS["亿"] + wan * _UNITS["万"]
-    else:
-        number = _number(match.group("n"))
-        if number is None:
-            return None
-        value = number * _UNITS[match.group("unit")[0]]
-    return value.quantize(_CENT), match.start(), match.end()
+        return (yi * _UNITS["亿"] + wan * _UNITS["万"]).quantize(_CENT)
+    number = _number(match.group("n"))
+    return None if number is None else (number * _UNITS[match.group("unit")[0]]).quantize(_CENT)
 
 
 def parse_amount(text: str) -> Decimal | None:

@@ -334,3 +334,13 @@ def test_a_wrapped_range_as_ocr_reads_it():
     page = "项目名称 某某全民健身中心建设项目\n情 建设性质 新建 建设起止年限 2025年7月一\n况 2027年1月\n联系人 高敏"
     found = values(doc(page, method="ocr"))
     assert (found["planned_start"], found["planned_end"]) == ("2025-07", "2027-01")
+
+
+def test_a_bare_number_in_the_label_unit_before_its_amount_in_capitals():
+    found = values(
+        doc("项目名称 某某全民健身中心建设项目\n总投资（万元） 157630.00 大写 壹拾伍亿柒仟陆佰叁拾万元")
+    )
+    assert found["total_investment_yuan"] == Decimal("1576300000.00")
+    # A count further in is no amount when an amount with its unit follows.
+    found = values(doc("项目名称 某某全民健身中心建设项目\n总投资（万元） 共3个子项目合计12,500万元"))
+    assert found["total_investment_yuan"] == Decimal("125000000.00")
