@@ -427,6 +427,10 @@ def _join_split_labels(lines: list[_Line]) -> list[_Line]:
     return out
 
 
+# A numbered item starts its own line, however wide the one before: "二、", "（三）", "4.".
+_ENUMERATED = re.compile(r"^(?:[一二三四五六七八九十]{1,3}\s*[、.．]|[(（][一二三四五六七八九十\d]{1,3}[)）]|\d{1,2}\s*[、．.](?!\d))")
+
+
 def _starts_with_label(text: str) -> bool:
     return bool(_LABEL_RE.match(text))
 
@@ -459,6 +463,7 @@ def _lines(document) -> list[_Line]:
                 and _width(merged[-1].text) >= full >= 24
                 and merged[-1].text[-1] not in "。!?！？:;；"
                 and not _starts_with_label(line.text)
+                and not _ENUMERATED.match(line.text)
             ):
                 last = merged[-1]
                 glue = " " if last.text[-1].isascii() and line.text[0].isascii() else ""
@@ -486,6 +491,7 @@ def find_fields(document) -> dict[str, Found]:
         candidates += _labelled(lines, index)
         candidates += _prose(lines[index])
     candidates += _title_name(lines)
+    candidates += _addressee(lines)
     candidates += _total_rows(lines)
     return _choose(candidates)
 
@@ -519,9 +525,16 @@ def _labelled(lines: list[_Line], index: int) -> list[_Candidate]:
             raw_value = raw_value[unit_match.end() :]
         # Label at the start of a line and followed by a separator: a table cell or "X：Y".
         tabular = start == 0 or line.text[start - 1] in _SEPARATORS
+        if re.match(r"\s*[、和及与或等]", raw_value):
+            continue  # "建设地点、规模发生变更": nouns listed in a sentence, not a label and its value
+        if not tabular and not re.match(r"\s|[:：为是]|\d|位于|设在|在", raw_value):
+            if name not in _NUMERIC or not re.match(r"[^。，,；;]{0,8}?\d", raw_value):
+                continue  # inside a word: "执行项目法人责任制" is not the label 项目法人
         before = line.text[max(0, start - 4) : start]
         if name == "total_investment_yuan" and re.search(r"其中|分别|占", before):
             continue  # a partial sum's explanation, not the total
+        if name == "total_investment_yuan" and re.search(r"报审|送审|申报|原|调整前", before):
+            strength *= 0.5  # what was asked for; a 批复 states the approved total after it
         value = raw_value.strip(_SEPARATORS + "|")
         if name == "construction_period" and re.search(r"[\d月]\s*[—–－\-―─~～至到一]\s*$", raw_value):
             value += "—"  # a range cut by a wrapped cell: its end is on the next line
@@ -803,6 +816,11 @@ def _prose(line: _Line) -> list[_Candidate]:
             out.append(
                 _Candidate("location", place, _snippet(text, match.start()), line.page, 0.8 * line.score)
             )
+    for pattern in (_QUOTED_TITLE, _AGREED):
+        for match in pattern.finditer(text.replace(" ", "")):
+            name = _named_by_title(match.group("title"))
+            if name:
+                out.append(_Candidate("project_name", name, _snippet(text, 0), line.page, 0.7 * line.score))
     match = _PROSE_NAME.search(text)
     if match:
         name = match.group("name").strip('“”"')
@@ -848,11 +866,69 @@ def _total_rows(lines: list[_Line]) -> list[_Candidate]:
     return out
 
 
+# "关于X初步设计的批复" / "《关于要求审批X可行性研究报告的请示》": the document kind is followed by
+# what the letter is (the request, the reply), and preceded by what was asked.
+_LETTER_END = re.compile(r"的(?:批复|复函|请示|函|报告|通知|意见|决定)$")
+_LETTER_START = re.compile(r"^关于(?:要求|申请|请求|报请)?(?:审批|核准|批准|审查|批复)?")
+_QUOTED_TITLE = re.compile(r"《(?P<title>关于[^《》]{6,80})》")
+_AGREED = re.compile(
+    r"(?:原则)?同意(?P<title>[^，。；,;（(]{6,60}?(?:可行性研究报告|项目建议书|初步设计|实施方案))"
+)
+
+
+def _letter_title(lines: list[_Line], i: int) -> tuple[str, int]:
+    """A "关于…的批复" title wrapped over up to three lines, joined; and the lines it took."""
+    text = lines[i].text.replace(" ", "")
+    taken = 1
+    while (
+        text.startswith("关于")
+        and not _LETTER_END.search(text)
+        and taken < 3
+        and i + taken < len(lines)
+        and lines[i + taken].page == lines[i].page
+        and not _labels_in(lines[i + taken].text)
+    ):
+        text += lines[i + taken].text.replace(" ", "")
+        taken += 1
+    return text, taken
+
+
+def _named_by_title(title: str) -> str | None:
+    """The project named in "关于要求审批X可行性研究报告的请示" (None when it is no such title)."""
+    title = _LETTER_START.sub("", _LETTER_END.sub("", title))
+    kind = _DOC_KINDS.search(title)
+    name = title[: kind.start()] if kind else ""
+    return name if 6 <= len(name) <= 60 and _NAME_END.search(name) else None
+
+
+_YOUR_UNIT = re.compile(r"^你(?:公司|集团|局|院|单位|中心|委|校|所|站|办|处|馆|会)")
+
+
+def _addressee(lines: list[_Line]) -> list[_Candidate]:
+    """A reply's addressee is the owner when the letter goes on "你公司报来的…": "X有限公司：".
+    (A reply addressed to the 发改局 that forwarded the request names the owner elsewhere.)"""
+    out = []
+    for line, after in zip(lines[:15], lines[1:16], strict=False):
+        text = line.text.replace(" ", "")
+        if not re.search("[:：]$", text) or not _YOUR_UNIT.match(after.text) or _labels_in(text):
+            continue
+        name = text.rstrip(":：")
+        if 4 <= len(name) <= 50 and _UNIT_END.search(name) and not re.search("发展和改革|发改", name):
+            out.append(_Candidate("owner_unit", name, line.text + after.text[:20], line.page, 0.7 * line.score))
+    return out
+
+
 def _title_name(lines: list[_Line]) -> list[_Candidate]:
     """A title "X可行性研究报告" (on one line or two) near the top of the first pages names the project."""
     out = []
     for i, line in enumerate(lines[:40]):
         text = line.text.replace(" ", "")
+        if text.startswith("关于") and line.page <= 2:
+            title, _taken = _letter_title(lines, i)
+            name = _named_by_title(title)
+            if name and _LETTER_END.search(title):
+                out.append(_Candidate("project_name", name, title, line.page, 0.75 * line.score))
+                continue
         if _labels_in(text):
             continue
         kind = _DOC_KINDS.search(text)

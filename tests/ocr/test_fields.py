@@ -344,3 +344,35 @@ def test_a_bare_number_in_the_label_unit_before_its_amount_in_capitals():
     # A count further in is no amount when an amount with its unit follows.
     found = values(doc("项目名称 某某全民健身中心建设项目\n总投资（万元） 共3个子项目合计12,500万元"))
     assert found["total_investment_yuan"] == Decimal("125000000.00")
+
+
+def test_numbered_items_of_a_certificate_are_not_one_paragraph():
+    # Lines as wide as the page: the layout did not wrap them, each item is its own.
+    page = (
+        "下列项目信息已予登记备案，特此证明，请项目单位按照有关规定办理后续手续并按期开工：\n"
+        "一、项目名称：杭州市余杭区五常单元保障性租赁住房项目，由项目单位负责组织实施建设\n"
+        "二、项目代码：2025-330110-47-02-08504J，为投资项目在线审批监管平台赋予的唯一代码\n"
+        "三、项目单位：杭州市余杭区城市建设发展有限公司\n"
+        "3. 项目法人发生变化，建设地点、规模、内容发生重大变更的，应当及时告知备案机关。"
+    )
+    found = values(doc(page))
+    assert found["project_name"] == "杭州市余杭区五常单元保障性租赁住房项目"
+    assert found["owner_unit"] == "杭州市余杭区城市建设发展有限公司"
+    assert "location" not in found  # "建设地点、规模…" lists nouns: no label with a value
+
+
+def test_a_reply_letter_names_the_project_the_owner_and_the_approved_total():
+    page = (
+        "关于西湖区蒋村社区卫生服务中心迁建工程项目建议书的批\n复\n"
+        "杭州市西湖区人民医院：\n"
+        "你院报来的《关于要求审批西湖区蒋村社区卫生服务中心迁建工程项目建议书的请示》及相关材料收悉。\n"
+        "一、项目报审总投资38980万元，经审核，核定项目总投资估算为35600万元（核减3380万元）。\n"
+        "二、请严格执行项目法人责任制、招标投标制和合同管理制。"
+    )
+    found = values(doc(page))
+    assert found["project_name"] == "西湖区蒋村社区卫生服务中心迁建工程"
+    assert found["owner_unit"] == "杭州市西湖区人民医院"  # not "责任制…" of 项目法人责任制
+    assert found["total_investment_yuan"] == Decimal("356000000.00")  # approved, not asked for
+    # A reply to the 发改局 that forwarded the request does not name the owner in its address.
+    forwarded = page.replace("杭州市西湖区人民医院：\n你院", "西湖区发展和改革局：\n你局")
+    assert "owner_unit" not in values(doc(forwarded))
