@@ -428,7 +428,9 @@ def _join_split_labels(lines: list[_Line]) -> list[_Line]:
 
 
 # A numbered item starts its own line, however wide the one before: "二、", "（三）", "4.".
-_ENUMERATED = re.compile(r"^(?:[一二三四五六七八九十]{1,3}\s*[、.．]|[(（][一二三四五六七八九十\d]{1,3}[)）]|\d{1,2}\s*[、．.](?!\d))")
+_ENUMERATED = re.compile(
+    r"^(?:[一二三四五六七八九十]{1,3}\s*[、.．]|[(（][一二三四五六七八九十\d]{1,3}[)）]|\d{1,2}\s*[、．.](?!\d))"
+)
 
 
 def _starts_with_label(text: str) -> bool:
@@ -527,9 +529,9 @@ def _labelled(lines: list[_Line], index: int) -> list[_Candidate]:
         tabular = start == 0 or line.text[start - 1] in _SEPARATORS
         if re.match(r"\s*[、和及与或等]", raw_value):
             continue  # "建设地点、规模发生变更": nouns listed in a sentence, not a label and its value
-        if not tabular and not re.match(r"\s|[:：为是]|\d|位于|设在|在", raw_value):
-            if name not in _NUMERIC or not re.match(r"[^。，,；;]{0,8}?\d", raw_value):
-                continue  # inside a word: "执行项目法人责任制" is not the label 项目法人
+        glued = not tabular and not re.match(r"\s|[:：为是]|\d|位于|设在|在", raw_value)
+        if glued and (name not in _NUMERIC or not re.match(r"[^。，,；;]{0,8}?\d", raw_value)):
+            continue  # inside a word: "执行项目法人责任制" is not the label 项目法人
         before = line.text[max(0, start - 4) : start]
         if name == "total_investment_yuan" and re.search(r"其中|分别|占", before):
             continue  # a partial sum's explanation, not the total
@@ -914,7 +916,9 @@ def _addressee(lines: list[_Line]) -> list[_Candidate]:
             continue
         name = text.rstrip(":：")
         if 4 <= len(name) <= 50 and _UNIT_END.search(name) and not re.search("发展和改革|发改", name):
-            out.append(_Candidate("owner_unit", name, line.text + after.text[:20], line.page, 0.7 * line.score))
+            out.append(
+                _Candidate("owner_unit", name, line.text + after.text[:20], line.page, 0.7 * line.score)
+            )
     return out
 
 
