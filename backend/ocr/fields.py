@@ -495,6 +495,7 @@ def find_fields(document) -> dict[str, Found]:
     candidates += _title_name(lines)
     candidates += _addressee(lines)
     candidates += _total_rows(lines)
+    candidates += _column_tables(document)
     return _choose(candidates)
 
 
@@ -953,6 +954,140 @@ def _title_name(lines: list[_Line]) -> list[_Candidate]:
         ):
             out.append(_Candidate("project_name", text, line.text, line.page, 0.7 * line.score))
     return out
+
+
+# --- tables read by position -------------------------------------------------------------
+#
+# A 计划表 puts one label per column in a header row and each project in a row below, its
+# cells wrapped over several lines ("宁波市鄞州区钟公" / "庙街道中心幼儿园" / "建设项目"): in
+# reading order the lines of all cells interleave. With the runs' places, the runs stacked in
+# one cell are joined again, and each label's column gives its value: the first cell below the
+# header in it, on a row that is not a 合计/小计 row.
+
+
+@dataclass
+class _Cell:
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    text: str
+    score: float
+    last: tuple[float, float]  # x0, x1 of the cell's last line
+
+    @property
+    def centre(self) -> float:
+        return (self.x0 + self.x1) / 2
+
+
+_TOTAL_CELL = re.compile(r"^(?:合计|小计|总计|共计)$")
+_COLUMN_WEIGHT = 1.5  # a label over its column is stronger evidence than the reading order
+
+
+def _stack(boxes) -> tuple[list[_Cell], float]:
+    """Runs stacked in one cell (same left edge or centre, a gap under a line) joined."""
+    runs = sorted((b for b in boxes if b[4].strip()), key=lambda b: (b[1], b[0]))
+    if not runs:
+        return [], 0.0
+    heights = sorted(b[3] - b[1] for b in runs)
+    line = max(heights[len(heights) // 2], 1.0)
+    cells: list[_Cell] = []
+    for x0, y0, x1, y1, text, score in runs:
+        text = text.translate(_FOLD).strip()
+        below = None
+        for cell in cells:
+            gap = y0 - cell.y1
+            aligned = abs(x0 - cell.last[0]) <= 0.6 * line or abs((x0 + x1) - sum(cell.last)) <= 1.2 * line
+            if -0.3 * line <= gap <= 0.8 * line and aligned and min(x1, cell.x1) > max(x0, cell.x0):
+                below = cell
+        if below is None:
+            cells.append(_Cell(x0, y0, x1, y1, text, score, (x0, x1)))
+        else:
+            below.text += text
+            below.x0, below.x1 = min(below.x0, x0), max(below.x1, x1)
+            below.y1, below.score, below.last = max(below.y1, y1), min(below.score, score), (x0, x1)
+    return cells, line
+
+
+def _label_cell(text: str) -> tuple[str, str | None] | None:
+    """(field, unit) when the cell holds a field's label and nothing else (a unit may follow)."""
+    text = "".join(text.split())
+    labels = _labels_in(text)
+    if not labels or labels[0][0] != 0 or labels[0][2] is None or len(labels) > 1:
+        return None
+    rest = text[labels[0][1] :]
+    rest = rest[_LABEL_SUFFIX.match(rest).end() :]
+    unit = _LABEL_UNIT.match(rest)
+    if unit:
+        rest = rest[unit.end() :]
+    return (labels[0][2], unit.group(1)[0] if unit else None) if len(rest) <= 1 else None
+
+
+def _column_tables(document) -> list[_Candidate]:
+    out = []
+    for page in document.pages:
+        if page.boxes:
+            out += _columns_of_page(page)
+    return out
+
+
+def _columns_of_page(page) -> list[_Candidate]:
+    cells, line = _stack(page.boxes)
+    labelled = [(cell, found) for cell in cells if (found := _label_cell(cell.text))]
+    # The header: a band of cells, most of them labels, at least three of them fields'.
+    header = None
+    for cell, _found in labelled:
+        band = [c for c in cells if c.y0 < cell.y1 + line and c.y1 > cell.y0 - line]
+        fields_in = {f[0] for c, f in labelled if c in band}
+        labels_in = sum(1 for c in band if _labelled_text(c.text))
+        if len(fields_in) >= 3 and labels_in * 2 > len(band):
+            header = band
+            break
+    if header is None:
+        return []
+    bottom = max(c.y1 for c in header)
+    page_text = "\n".join(c.text for c in cells)
+    table_unit = _TABLE_UNIT.search(page_text)
+    out = []
+    for cell, (name, unit) in labelled:
+        if cell not in header:
+            continue
+        left = max((c.x1 for c in header if c.x1 <= cell.x0 + 1), default=cell.x0 - line)
+        right = min((c.x0 for c in header if c.x0 >= cell.x1 - 1), default=cell.x1 + line)
+        lo, hi = (left + cell.x0) / 2, (right + cell.x1) / 2
+        below = sorted(
+            (c for c in cells if c.y0 > bottom - 0.3 * line and lo <= c.centre < hi and c not in header),
+            key=lambda c: c.y0,
+        )
+        for value in below:
+            row = [c for c in cells if c.y0 < value.y1 and c.y1 > value.y0]
+            if any(_TOTAL_CELL.match("".join(c.text.split())) for c in row):
+                continue  # the 合计 row: every project's sum, not this one's
+            if _labelled_text(value.text):
+                break  # another header (a second table): nothing below this label
+            weight = _COLUMN_WEIGHT * min(cell.score, value.score)
+            snippet = f"{cell.text} {value.text}"[:120]
+            unit_here = unit or (table_unit.group(1)[0] if table_unit else None)
+            candidates = _values_for(
+                name, value.text, [], unit_here, snippet, page.number, weight, labelled=True
+            )
+            if name == "construction_period" and not candidates:
+                continue
+            out += candidates
+            break
+    return out
+
+
+def _labelled_text(text: str) -> bool:
+    """A header cell: a label of ours or another's ("序号", "备注", "2026年计划投资" count too)."""
+    text = "".join(text.split())
+    return bool(
+        _label_cell(text)
+        or _LABEL_RE.match(text)
+        or re.fullmatch(
+            r"序号|备注|(?:19|20)\d{2}年[^\d]{2,12}|[^\d]{2,10}(?:资金|投资|贷款|自筹|债券)", text
+        )
+    )
 
 
 # --- choosing -----------------------------------------------------------------------------

@@ -76,6 +76,10 @@ class Page:
     seconds: float
     # OCR pages: the recogniser's confidence of each line of `text` (same order), else empty.
     line_scores: tuple[float, ...] = field(default=(), compare=False)
+    # The text runs with their places, (x0, y0, x1, y1, text, score) with y downwards (PDF
+    # points or image pixels; an OCR page's turned upright): tables whose cells wrap are read
+    # by position (fields._column_tables).
+    boxes: tuple[tuple, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -174,11 +178,13 @@ def _pdf_page(pdf, index: int) -> Page:
         page = pdf[index]
         textpage = page.get_textpage()
         text = _clean(textpage.get_text_range())
-        textpage.close()
         real = len(_REAL_CHARS.findall(text))
         if real >= MIN_TEXT_CHARS and (real >= OVERLAY_TEXT_CHARS or not _mostly_images(page)):
+            boxes = _text_runs(textpage, page.get_size()[1])
+            textpage.close()
             page.close()
-            return Page(index + 1, text, "text", time.perf_counter() - page_started)
+            return Page(index + 1, text, "text", time.perf_counter() - page_started, boxes=boxes)
+        textpage.close()
         width, height = page.get_size()
         scale = OCR_LONG_SIDE / max(width, height, 1.0)
         image = page.render(scale=scale, grayscale=True).to_pil()
@@ -186,6 +192,17 @@ def _pdf_page(pdf, index: int) -> Page:
     except pypdfium2.PdfiumError:
         raise DocumentError("corrupt") from None
     return _ocr_page(index + 1, image, started=page_started)
+
+
+def _text_runs(textpage, height: float) -> tuple[tuple, ...]:
+    """The text layer's runs (a line's part within one cell) with their rectangles."""
+    runs = []
+    for i in range(textpage.count_rects()):
+        left, bottom, right, top = textpage.get_rect(i)
+        text = " ".join(textpage.get_text_bounded(left, bottom, right, top).split())
+        if text:
+            runs.append((left, height - top, right, height - bottom, text, 1.0))
+    return tuple(runs)
 
 
 def _mostly_images(page) -> bool:
@@ -292,26 +309,54 @@ def engine():
 
 
 def _ocr_page(number: int, image, *, started: float) -> Page:
-    lines = ocr_lines(image)
+    boxes = ocr_boxes(image)
+    lines = join_lines(boxes)
     return Page(
         number,
         "\n".join(text for text, _score in lines),
         "ocr",
         time.perf_counter() - started,
         tuple(score for _text, score in lines),
+        upright_boxes(boxes),
     )
 
 
 def ocr_lines(image) -> list[tuple[str, float]]:
     """The text lines of a page image in reading order, each with its lowest box confidence."""
+    return join_lines(ocr_boxes(image))
+
+
+def ocr_boxes(image) -> list[tuple]:
+    """RapidOCR's boxes of a page image: (4 corner points, text, score)."""
     import numpy as np
 
     rgb = np.asarray(image.convert("RGB"))
     ocr = engine()
     with _run_lock:  # one page at a time per process: more threads would only share 2 cores
         result, _elapsed = ocr(rgb)
-    boxes = [(box, text, float(score)) for box, text, score in (result or []) if text.strip()]
-    return join_lines(boxes)
+    return [(box, text, float(score)) for box, text, score in (result or []) if text.strip()]
+
+
+def _skew(boxes) -> float:
+    """The page's turn: the median slope of the long boxes (they give a reliable one)."""
+    slopes = []
+    for box, _text, _score in boxes:
+        (x0, y0), (x1, y1) = box[0], box[1]
+        if x1 - x0 > 3 * abs(box[3][1] - box[0][1]):
+            slopes.append((y1 - y0) / (x1 - x0))
+    return math.atan(sorted(slopes)[len(slopes) // 2]) if slopes else 0.0
+
+
+def upright_boxes(boxes) -> tuple[tuple, ...]:
+    """(x0, y0, x1, y1, text, score) of each box with the page's turn taken out."""
+    angle = _skew(boxes)
+    cos, sin = math.cos(angle), math.sin(angle)
+    out = []
+    for box, text, score in boxes:
+        xs = [x * cos + y * sin for x, y in box]
+        ys = [-x * sin + y * cos for x, y in box]
+        out.append((min(xs), min(ys), max(xs), max(ys), text.strip(), score))
+    return tuple(out)
 
 
 def join_lines(boxes) -> list[tuple[str, float]]:
@@ -319,12 +364,7 @@ def join_lines(boxes) -> list[tuple[str, float]]:
     row's boxes drift in y, so positions are first turned back by the boxes' median slope."""
     if not boxes:
         return []
-    slopes = []
-    for box, _text, _score in boxes:
-        (x0, y0), (x1, y1) = box[0], box[1]
-        if x1 - x0 > 3 * abs(box[3][1] - box[0][1]):  # long boxes give a reliable slope
-            slopes.append((y1 - y0) / (x1 - x0))
-    angle = math.atan(sorted(slopes)[len(slopes) // 2]) if slopes else 0.0
+    angle = _skew(boxes)
     cos, sin = math.cos(angle), math.sin(angle)
     items = []
     for box, text, score in boxes:

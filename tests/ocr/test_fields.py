@@ -376,3 +376,78 @@ def test_a_reply_letter_names_the_project_the_owner_and_the_approved_total():
     # A reply to the 发改局 that forwarded the request does not name the owner in its address.
     forwarded = page.replace("杭州市西湖区人民医院：\n你院", "西湖区发展和改革局：\n你局")
     assert "owner_unit" not in values(doc(forwarded))
+
+
+def plan_table_page() -> Page:
+    """A landscape 投资计划表's runs as the PDF text layer gives them: (left, bottom, right,
+    top, text) in PDF points (y up), turned into the reader's boxes (y down)."""
+    runs = [
+        (750, 501, 802, 511, "单位：万元"),
+        (45, 473, 53, 481, "序"),
+        (45, 462, 53, 469, "号"),
+        (77, 467, 111, 475, "项目名称"),
+        (143, 467, 176, 475, "项目代码"),
+        (202, 467, 236, 476, "项目单位"),
+        (265, 467, 298, 475, "建设地点"),
+        (317, 473, 334, 481, "建设"),
+        (317, 462, 333, 470, "性质"),
+        (442, 473, 484, 481, "计划开工年"),
+        (459, 462, 466, 469, "月"),
+        (490, 473, 532, 481, "计划竣工年"),
+        (507, 462, 514, 469, "月"),
+        (547, 467, 572, 475, "总投资"),
+        (780, 467, 797, 475, "备注"),
+        (279, 437, 296, 445, "合计"),
+        (543, 436, 575, 444, "408,790"),
+        (47, 403, 51, 410, "1"),
+        (61, 414, 128, 422, "宁波市鄞州区钟公"),
+        (61, 403, 128, 411, "庙街道中心幼儿园"),
+        (77, 391, 110, 399, "建设项目"),
+        (134, 415, 185, 421, "2025-330212-"),
+        (136, 403, 183, 410, "83-01-28569"),
+        (156, 392, 162, 398, "U"),
+        (194, 408, 244, 416, "宁波市鄞州区"),
+        (206, 397, 231, 405, "教育局"),
+        (256, 408, 306, 416, "宁波市鄞州区"),
+        (260, 397, 302, 405, "钟公庙街道"),
+        (317, 403, 334, 411, "新建"),
+        (448, 403, 478, 410, "2026.05"),
+        (496, 403, 526, 410, "2029.05"),
+        (544, 402, 574, 410, "408,790"),
+        (781, 408, 797, 416, "省重"),
+        (785, 397, 793, 405, "点"),
+    ]
+    boxes = tuple(
+        (left, 595 - top, right, 595 - bottom, text, 1.0) for left, bottom, right, top, text in runs
+    )
+    # In reading order the wrapped cells' lines interleave, as pdfium gives them.
+    text = "\n".join(r[4] for r in runs)
+    return Page(1, text, "text", 0.0, boxes=boxes)
+
+
+def test_a_plan_table_read_by_the_places_of_its_cells():
+    found = values(Document(pages=[plan_table_page()], seconds=0.0))
+    assert found["project_name"] == "宁波市鄞州区钟公庙街道中心幼儿园建设项目"
+    assert found["project_code"] == "2025-330212-83-01-28569U"
+    assert found["owner_unit"] == "宁波市鄞州区教育局"
+    assert found["location"] == "宁波市鄞州区钟公庙街道"
+    assert (found["planned_start"], found["planned_end"]) == ("2026-05", "2029-05")
+    assert found["total_investment_yuan"] == Decimal("4087900000.00")  # 万元 by the page's unit line
+
+
+def test_a_key_value_table_is_no_header_row():
+    # Three label/value pairs in a row: half the band is values, so no column is read.
+    runs = [
+        (40, 100, 80, 110, "项目名称"),
+        (90, 100, 200, 110, "某某工程"),
+        (210, 100, 250, 110, "项目代码"),
+        (260, 100, 380, 110, "2025-330212-83-01-285690"),
+        (390, 100, 430, 110, "建设单位"),
+        (440, 100, 520, 110, "某某有限公司"),
+        (40, 130, 80, 140, "建设地点"),
+        (90, 130, 200, 140, "某某街道"),
+    ]
+    page = Page(1, "", "text", 0.0, boxes=tuple((*r[:4], r[4], 1.0) for r in runs))
+    from backend.ocr.fields import _column_tables
+
+    assert _column_tables(Document(pages=[page], seconds=0.0)) == []
