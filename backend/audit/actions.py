@@ -115,6 +115,7 @@ ACTIONS: dict[str, Action] = {
             "task.remove_signer": _l("移除加签人"),
             "task.sign": _l("加签签署"),
             "approval.issue": _l("签发批复文件"),
+            "ocr.retry": _l("重新识别申报材料"),
         },
     ),
     **_actions(
@@ -215,6 +216,7 @@ OBJECT_TYPES = {
     "investment_report": _l("月度完成投资"),
     "budget_line": _l("年度计划投资"),
     "application": _l("申报"),
+    "document_extraction": _l("申报材料识别"),
     "project": _l("项目"),
     "wbs_item": _l("任务分解项"),
     "public_photo": _l("公开照片"),

@@ -10,7 +10,10 @@ the database write lock, and every request would wait for the OCR. The phases:
      holds nothing in between. A lost progress write costs nothing: the record sets the end.
   3. record (row locked again): the result, or the failure with its Chinese message.
 A DocumentError (encrypted, corrupt, too many pages, bomb, type mismatch, timeout) is an
-outcome, not a job failure: the extraction is 'failed', the upload stays as it is.
+outcome, not a job failure: the extraction is 'failed', the upload stays as it is. A timeout
+after some pages keeps them: their fields are found, the extraction is 'done' with the
+timeout kept as a notice ("只识别了前 3/12 页"). "重新识别" (service.retry_extraction) queues
+the job again under a new key; a message of an earlier attempt finds the attempt changed.
 """
 
 from __future__ import annotations
@@ -28,21 +31,21 @@ from backend.extensions import db
 from backend.files.errors import FileMissing
 from backend.files.service import open_file
 from backend.ocr.models import DONE, FAILED, FINISHED, RUNNING, DocumentExtraction
-from backend.ocr.service import JOB
+from backend.ocr.service import INTERNAL_ERROR, JOB, MISSING_ERROR
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_PAGES = 50
 DEFAULT_TIME_LIMIT_SECONDS = 120.0
 PROGRESS_EVERY_SECONDS = 0.3  # at most ~3 progress writes a second, whatever the page speed
-INTERNAL_ERROR = "识别文件时出错, 请手工填写"
-MISSING_ERROR = "文件已不在存储中, 无法识别"
 
 
 def _plan(payload: dict):
     row = db.session.get(DocumentExtraction, payload["extraction_id"])
     if row is None or row.state in FINISHED:
         return None  # read already (a duplicate message), nothing to do
+    if payload.get("attempt", 1) != row.attempts:
+        return None  # a message of an earlier attempt, redelivered after "重新识别"
     row.state = RUNNING
     row.pages_done = 0
     config = current_app.config
@@ -95,25 +98,57 @@ def _read(plan: dict) -> dict:
         )
         found = fields.find_fields(document)
     except reader.DocumentError as exc:
-        return _failure(exc.code, str(exc), started)
+        values = getattr(exc, "values", None) or None
+        partial = getattr(exc, "document", None)
+        if exc.code == "timeout" and partial is not None and partial.pages:
+            try:
+                found = fields.find_fields(partial)
+            except Exception:
+                log.exception("ocr.extract_error", extra={"extraction_id": plan["extraction_id"]})
+                return _failure("internal", INTERNAL_ERROR, started)
+            # What was read is kept; the timeout stays as a notice beside the result.
+            outcome = _done(partial, found, started)
+            total = (values or {}).get("total")
+            outcome.update(
+                error_code=exc.code,
+                error=str(exc),
+                error_values=values,
+                pages_total=total if isinstance(total, int) else len(partial.pages),
+            )
+            return outcome
+        return _failure(exc.code, str(exc), started, values)
     except FileMissing:
         return _failure("missing", MISSING_ERROR, started)
     except Exception:
-        # A bug or an unreadable oddity: retrying would fail the same way; the applicant types.
+        # A bug or an unreadable oddity: the applicant types, or asks for "重新识别".
         log.exception("ocr.extract_error", extra={"extraction_id": plan["extraction_id"]})
         return _failure("internal", INTERNAL_ERROR, started)
+    return _done(document, found, started)
+
+
+def _done(document, found: dict, started: float) -> dict:
     methods = {page.method for page in document.pages}
     return {
         "state": DONE,
         "result": {name: _jsonable(item) for name, item in found.items()},
         "method": methods.pop() if len(methods) == 1 else ("mixed" if methods else None),
         "pages": len(document.pages),
+        "pages_total": len(document.pages),
         "seconds": clock.perf_counter() - started,
+        "error_code": None,
+        "error": None,
+        "error_values": None,
     }
 
 
-def _failure(code: str, message: str, started: float) -> dict:
-    return {"state": FAILED, "error_code": code, "error": message, "seconds": clock.perf_counter() - started}
+def _failure(code: str, message: str, started: float, values: dict | None = None) -> dict:
+    return {
+        "state": FAILED,
+        "error_code": code,
+        "error": message,
+        "error_values": _plain(values) if values else None,
+        "seconds": clock.perf_counter() - started,
+    }
 
 
 def _plain(value):
@@ -138,7 +173,7 @@ def _jsonable(item) -> dict:
 
 def _record(payload: dict, plan: dict, outcome: dict) -> None:
     row = db.session.get(DocumentExtraction, plan["extraction_id"], populate_existing=True)
-    if row is None:
+    if row is None or row.attempts != payload.get("attempt", 1):
         return
     row.state = outcome["state"]
     row.seconds = Decimal(f"{outcome['seconds']:.3f}")
@@ -146,12 +181,11 @@ def _record(payload: dict, plan: dict, outcome: dict) -> None:
     if outcome["state"] == DONE:
         row.result = outcome["result"]
         row.method = outcome["method"]
-        row.pages_total = outcome["pages"]
+        row.pages_total = outcome["pages_total"]
         row.pages_done = outcome["pages"]
-        row.error_code = row.error = None
-    else:
-        row.error_code = outcome["error_code"]
-        row.error = outcome["error"]
+    row.error_code = outcome["error_code"]
+    row.error = outcome["error"]
+    row.error_values = _plain(outcome["error_values"]) if outcome["error_values"] else None
     log.info(
         "ocr.extracted",
         extra={

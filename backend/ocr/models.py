@@ -36,6 +36,11 @@ class DocumentExtraction(db.Model):
     pages_total: Mapped[int | None] = mapped_column()
     error_code: Mapped[str | None] = mapped_column(sa.String(40))
     error: Mapped[str | None] = mapped_column(sa.Text)  # Chinese, for the applicant
+    # The values of the message's placeholders ({"done": 3, "total": 12, ...}): the message is
+    # shown in the viewer's language from error_code and these (service.status).
+    error_values: Mapped[dict | None] = mapped_column(JSONType)
+    # Readings asked for: 1, then +1 per "重新识别" (each its own job idempotency key).
+    attempts: Mapped[int] = mapped_column(default=1, server_default="1")
     # {field: {"value", "snippet", "page", "confidence"}}; amounts as strings of yuan.
     result: Mapped[dict | None] = mapped_column(JSONType)
     # "text" | "ocr" | "mixed": how the pages were read.

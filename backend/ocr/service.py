@@ -13,14 +13,23 @@ import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import sqlalchemy as sa
+from flask_babel import gettext
 from sqlalchemy.exc import IntegrityError
 
 from backend import jobs
 from backend.files import access as file_access
 from backend.forms.schema import options_of, resolve
-from backend.ocr.models import DONE, QUEUED, DocumentExtraction, ExtractionCorrection
+from backend.ocr.models import DONE, FAILED, QUEUED, DocumentExtraction, ExtractionCorrection
+from backend.ocr.reader import MESSAGES as READER_MESSAGES
+from backend.ocr.reader import N_
 
 JOB = "ocr.extract"
+# The job's own failures (the reader's are reader.MESSAGES); message ids, shown translated.
+INTERNAL_ERROR = N_("识别文件时出错, 请手工填写")
+MISSING_ERROR = N_("文件已不在存储中, 无法识别")
+# Failures whose cause may pass ("重新识别" is offered): a bug fixed, a busy machine, a file
+# restored. The others (encrypted, corrupt, too many pages...) would give the same answer.
+RETRYABLE = ("internal", "timeout", "missing")
 # The application's documents worth reading; "other" material is not.
 KINDS = ("preliminary_design", "feasibility", "proposal")  # also the order of precedence
 PREFILLED_INPUT = "_ocr_prefilled"  # hidden input: {form field: extraction id}, carried across posts
@@ -43,18 +52,30 @@ _WAN = Decimal(10000)
 # --- requesting and reading ------------------------------------------------------------------
 
 
-def documents_to_read(data: dict) -> list[dict]:
-    """The proposal / feasibility / preliminary design files the form data refers to."""
+def documents_to_read(data: dict, *, skip=frozenset()) -> list[dict]:
+    """The proposal / feasibility / preliminary design files the form data refers to, but
+    those in `skip` (补正/修改: the files of the application as last submitted)."""
     out = []
     for doc in data.get("documents") or []:
-        if isinstance(doc, dict) and doc.get("kind") in KINDS and file_access.is_sha256(doc.get("sha256")):
+        if (
+            isinstance(doc, dict)
+            and doc.get("kind") in KINDS
+            and file_access.is_sha256(doc.get("sha256"))
+            and doc["sha256"] not in skip
+        ):
             out.append(doc)
     return out
 
 
-def request_extractions(*, session, user, data: dict) -> list[DocumentExtraction]:
+def submitted_files(data: dict | None) -> frozenset[str]:
+    """The readable documents of an application as submitted (their values are the form's
+    already): a 补正/修改 form offers reading only for the files added since."""
+    return frozenset(d["sha256"] for d in documents_to_read(data or {}))
+
+
+def request_extractions(*, session, user, data: dict, skip=frozenset()) -> list[DocumentExtraction]:
     """Ask for every readable document of the form to be read (once per file, whoever asks)."""
-    docs = documents_to_read(data)
+    docs = documents_to_read(data, skip=skip)
     allowed = file_access.readable(session=session, user=user, hashes=[d["sha256"] for d in docs])
     return [
         request_extraction(
@@ -108,9 +129,9 @@ def readable_extraction(*, session, user, extraction_id: int) -> DocumentExtract
     return row
 
 
-def extractions_for(*, session, user, data: dict) -> list[DocumentExtraction]:
+def extractions_for(*, session, user, data: dict, skip=frozenset()) -> list[DocumentExtraction]:
     """The extractions of the form's documents that `user` may read, in precedence order."""
-    hashes = {d["sha256"] for d in documents_to_read(data)}
+    hashes = {d["sha256"] for d in documents_to_read(data, skip=skip)}
     if not hashes:
         return []
     allowed = file_access.readable(session=session, user=user, hashes=hashes)
@@ -119,7 +140,15 @@ def extractions_for(*, session, user, data: dict) -> list[DocumentExtraction]:
 
 
 def status(row: DocumentExtraction) -> dict:
-    """What the polling page needs (JSON-safe)."""
+    """What the polling page needs (JSON-safe), messages in the viewer's language. `notice`:
+    a done extraction that read only the first pages (a timeout) says so."""
+    notice = None
+    if row.state == DONE and row.error_code == "timeout":
+        notice = gettext(
+            "只识别了前 %(done)s/%(total)s 页，其余页请核对",
+            done=row.pages_done or 0,
+            total=row.pages_total or row.pages_done or 0,
+        )
     return {
         "id": row.id,
         "state": row.state,
@@ -128,10 +157,87 @@ def status(row: DocumentExtraction) -> dict:
         "pages_done": row.pages_done or 0,
         "pages_total": row.pages_total,
         "error_code": row.error_code,
-        "error": row.error,
+        "error": error_message(row),
+        "notice": notice,
+        "retryable": retryable(row),
+        "attempts": row.attempts or 1,
         "found": sorted((row.result or {}).keys()) if row.state == DONE else [],
         "seconds": str(row.seconds) if row.seconds is not None else None,
     }
+
+
+def error_message(row: DocumentExtraction) -> str | None:
+    """The stored (Chinese) message in the viewer's language: its message id is known from
+    the code, its placeholders from `error_values`. A message stored under another wording
+    (older rows, a changed text) is shown as stored."""
+    messages = {**READER_MESSAGES, "internal": INTERNAL_ERROR, "missing": MISSING_ERROR}
+    msgid = messages.get(row.error_code or "")
+    if msgid is None or row.error is None:
+        return row.error
+    values = row.error_values if isinstance(row.error_values, dict) else {}
+    try:
+        if msgid.format(**values) != row.error:
+            return row.error
+        return gettext(msgid).format(**values)
+    except (KeyError, IndexError, ValueError):  # a translation with other placeholders
+        return row.error
+
+
+# --- reading again ---------------------------------------------------------------------------
+
+
+class NotRetryable(ValueError):
+    """This extraction cannot be read again now; str(e) says why (for the applicant)."""
+
+
+def retryable(row: DocumentExtraction) -> bool:
+    """Failed for a cause that may pass, or done with only the first pages (a timeout)."""
+    if row.error_code not in RETRYABLE:
+        return False
+    return row.state == FAILED or (row.state == DONE and row.error_code == "timeout")
+
+
+def retry_extraction(*, session, row: DocumentExtraction) -> DocumentExtraction:
+    """Queue the reading again: the row back to 'queued' (its result and error cleared), one
+    more attempt, a job under that attempt's key. Compare-and-set on the state and the attempt
+    count, so two clicks at once queue one job; the second raises NotRetryable."""
+    if not retryable(row):
+        if row.state not in (DONE, FAILED):
+            raise NotRetryable(gettext("该文件正在识别中，无需重新识别"))
+        raise NotRetryable(gettext("重新识别不会改变该文件的识别结果，请手工填写"))
+    attempt = (row.attempts or 1) + 1
+    changed = session.execute(
+        sa.update(DocumentExtraction)
+        .where(
+            DocumentExtraction.id == row.id,
+            DocumentExtraction.state == row.state,
+            DocumentExtraction.attempts == row.attempts,
+        )
+        .values(
+            state=QUEUED,
+            attempts=attempt,
+            pages_done=0,
+            pages_total=None,
+            error_code=None,
+            error=None,
+            error_values=None,
+            result=None,
+            method=None,
+            seconds=None,
+            finished_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:  # someone else asked first: their job reads it
+        raise NotRetryable(gettext("该文件正在识别中，无需重新识别"))
+    jobs.enqueue(
+        session=session,
+        actor=JOB,
+        payload={"extraction_id": row.id, "attempt": attempt},
+        idempotency_key=f"{JOB}:{row.file_sha256}:{attempt}",
+    )
+    session.refresh(row)
+    return row
 
 
 # --- found fields → form values --------------------------------------------------------------

@@ -22,6 +22,7 @@ from flask.cli import AppGroup, with_appcontext
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from backend.audit import record
 from backend.extensions import db
 from backend.ocr import jobs as _jobs  # noqa: F401  (registers the ocr.extract job)
 from backend.ocr import service
@@ -44,19 +45,47 @@ def extraction_status(extraction_id: int):
     return response
 
 
+@bp.post("/ocr/extractions/<int:extraction_id>/retry")
+@login_required
+def retry_extraction(extraction_id: int):
+    """ "重新识别" (ocr.js, CSRF in the X-CSRFToken header): 202 with the new status, 409 when
+    this extraction cannot be read again now (a message says why)."""
+    row = service.readable_extraction(session=db.session, user=current_user, extraction_id=extraction_id)
+    if row is None:
+        abort(404)
+    before = row.error_code
+    try:
+        service.retry_extraction(session=db.session, row=row)
+    except service.NotRetryable as exc:
+        db.session.rollback()
+        return jsonify({"message": str(exc)}), 409
+    record(
+        "ocr.retry",
+        object_type="document_extraction",
+        object_id=row.id,
+        detail={"file": row.file_name, "attempt": row.attempts, "error_code": before},
+    )
+    body = service.status(row)  # before the commit: no second read of the row after it
+    db.session.commit()
+    return jsonify(body), 202
+
+
 # --- hooks of the application page ---------------------------------------------------------
 
 
-def application_post(*, schema: dict, data: dict) -> bool:
-    """Called with every POST of the application form, after its uploads are stored. Asks
-    for the documents to be read and applies "用文件中的信息填写". True when the POST was an
-    OCR action: the caller commits and re-renders the form (no validation, no submit)."""
+def application_post(*, schema: dict, data: dict, submitted: dict | None = None) -> bool:
+    """Called with every POST of the application form (or of its 补正/修改 form, with
+    `submitted` the application as last submitted: only files added since are read), after
+    its uploads are stored. Asks for the documents to be read and applies "用文件中的信息填写".
+    True when the POST was an OCR action: the caller commits and re-renders the form (no
+    validation, no submit)."""
     g.ocr_notice = None
+    skip = service.submitted_files(submitted)
     prefilled = service.parse_prefilled(request.form.get(service.PREFILLED_INPUT))
-    service.request_extractions(session=db.session, user=current_user, data=data)
+    service.request_extractions(session=db.session, user=current_user, data=data, skip=skip)
     action = request.form.get("_ocr")
     if action == FILL:
-        extractions = service.extractions_for(session=db.session, user=current_user, data=data)
+        extractions = service.extractions_for(session=db.session, user=current_user, data=data, skip=skip)
         filled = service.fill(
             session=db.session,
             schema=schema,
@@ -88,9 +117,12 @@ def application_submitted(*, schema: dict, data: dict, project_code: str | None)
     )
 
 
-def ocr_panel(schema: dict, values: dict) -> dict:
-    """What the form's OCR panel shows (template global; reads only)."""
-    extractions = service.extractions_for(session=db.session, user=current_user, data=values or {})
+def ocr_panel(schema: dict, values: dict, submitted: dict | None = None) -> dict:
+    """What the form's OCR panel shows (template global; reads only). `submitted`: as for
+    application_post."""
+    extractions = service.extractions_for(
+        session=db.session, user=current_user, data=values or {}, skip=service.submitted_files(submitted)
+    )
     prefilled = getattr(g, "ocr_prefilled", None)
     if prefilled is None:
         prefilled = service.parse_prefilled(request.form.get(service.PREFILLED_INPUT)) if request.form else {}

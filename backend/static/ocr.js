@@ -22,6 +22,7 @@
   function show(item, status) {
     const target = item.querySelector(".ocr-state");
     item.dataset.state = status.state;
+    target.classList.remove("text-danger");
     if (status.state === "queued") target.textContent = text("textQueued");
     else if (status.state === "running" && status.pages_total)
       target.textContent = text("textRunning", { done: status.pages_done, total: status.pages_total });
@@ -31,6 +32,15 @@
       target.textContent = text("textFailed", { error: status.error || "" });
       target.classList.add("text-danger");
     }
+    // A done reading of only the first pages (a timeout) says so; "重新识别" where it may help.
+    const notice = item.querySelector(".ocr-notice");
+    if (notice) {
+      notice.textContent = status.notice || "";
+      notice.title = status.notice ? status.error || "" : "";
+      notice.hidden = !status.notice;
+    }
+    const retry = item.querySelector("[data-ocr-retry]");
+    if (retry) retry.hidden = !status.retryable;
     if (status.state === "done") {
       ["ocr-fill", "ocr-overwrite"].forEach((id) => {
         const element = document.getElementById(id);
@@ -52,6 +62,38 @@
 
   panel.querySelectorAll("[data-ocr-extraction]").forEach((item) => {
     if (item.dataset.state === "queued" || item.dataset.state === "running") poll(item);
+  });
+
+  // "重新识别": POST (the form's CSRF token in the header), then follow the new reading.
+  const csrf = (document.querySelector('input[name="csrf_token"]') || {}).value || "";
+  panel.querySelectorAll("[data-ocr-retry]").forEach((button) => {
+    const item = button.closest("[data-ocr-extraction]");
+    button.hidden = button.dataset.retryable !== "true";
+    button.addEventListener("click", () => {
+      button.disabled = true;
+      fetch(button.dataset.ocrRetry, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { Accept: "application/json", "X-CSRFToken": csrf },
+      })
+        .then((response) => response.json().then((body) => ({ ok: response.ok, body })))
+        .then(({ ok, body }) => {
+          button.disabled = false;
+          if (!ok) {
+            const target = item.querySelector(".ocr-state");
+            target.textContent = body.message || text("textRetryFailed");
+            target.classList.add("text-danger");
+            button.hidden = true;
+            return;
+          }
+          show(item, body);
+          poll(item);
+        })
+        .catch(() => {
+          button.disabled = false;
+          item.querySelector(".ocr-state").textContent = text("textRetryFailed");
+        });
+    });
   });
 
   // The "来自文件" marks beside the filled fields; the title shows file, page and snippet.

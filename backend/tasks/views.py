@@ -33,6 +33,7 @@ from backend.forms.choices import with_choices
 from backend.forms.errors import FormError
 from backend.forms.parse import apply_row_action, parse_submission, upload_paths
 from backend.forms.validate import validate
+from backend.ocr import views as ocr
 from backend.projects.models import Project, ProjectDocument
 from backend.tasks import add_sign, drafts, service
 from backend.tasks.errors import TaskActionError, TaskNotOpen
@@ -457,7 +458,12 @@ def submit_task(task_id):
     schema = _schema(task) or {"type": "object", "properties": {}}
     uploaded, upload_errors = store_form_uploads()
     data = parse_submission(schema, request.form, uploaded)
-    if apply_row_action(schema, data, request.form):
+    # 补正/修改: documents added since the last submission are read, as on the application form.
+    applicant_request = resubmission.request_of_task(session=db.session, task=task)
+    if (
+        applicant_request is not None
+        and ocr.application_post(schema=schema, data=data, submitted=applicant_request.data)
+    ) or apply_row_action(schema, data, request.form):
         db.session.commit()  # uploads stored meanwhile stay referenced by the data
         return _render_task(task, values=data)
     if request.form.get("_draft"):
@@ -479,6 +485,8 @@ def submit_task(task_id):
             outcome = "signed"
         else:
             outcome = add_sign.submit(session=db.session, user=current_user, task_id=task_id, data=data)
+        if applicant_request is not None:  # values filled from documents: extracted vs submitted
+            ocr.application_submitted(schema=schema, data=data, project_code=task.business_key)
         drafts.drop_drafts(session=db.session, task_id=task_id)
         db.session.commit()
     except (TaskAlreadyHandled, TaskNotOpen) as exc:

@@ -137,6 +137,7 @@ EXPECTED: dict[str, object] = {
     "POST /sign": HEADS,
     "GET /files/<sha256>": SIGNED_IN,  # then files/access.py per file
     "GET /ocr/extractions/<int:extraction_id>": SIGNED_IN,  # then who may read the file (404)
+    "POST /ocr/extractions/<int:extraction_id>/retry": SIGNED_IN,  # then who may read the file (404)
     "GET /esign/<int:signature_id>.json": SIGNED_IN,  # then the project's rule
     "GET /esign/documents/<int:document_id>": SIGNED_IN,
     # --- evidence ledger (存证) -------------------------------------------------------------------
