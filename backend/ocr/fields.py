@@ -179,6 +179,7 @@ LABELS: dict[str, tuple[tuple[str, float], ...]] = {
         ("项目代码", 1.0),
         ("项目编码", 0.95),
         ("项目编号", 0.8),
+        ("项目赋码", 0.9),
     ),
     "owner_unit": (
         ("项目建设单位", 1.0),
@@ -188,6 +189,9 @@ LABELS: dict[str, tuple[tuple[str, float], ...]] = {
         ("项目法人", 0.95),
         ("业主单位", 0.95),
         ("项目业主", 0.9),
+        ("实施主体", 0.9),
+        ("实施单位", 0.85),
+        ("建设主体", 0.9),
         ("申报单位", 0.75),
         ("单位名称", 0.7),
         ("申请单位", 0.7),
@@ -312,6 +316,14 @@ OTHER_LABELS = (
     "邮政编码",
     "手机",
     "备注",
+    "项目类别",
+    "项目级别",
+    "重点类别",
+    "责任领导",
+    "责任单位",
+    "牵头单位",
+    "年度计划投资",
+    "形象进度",
 )
 # OCR misreads or drops 竣 ("计划峻工时间", "计划工时间").
 _OCR_LABEL_VARIANTS = {"竣": "[竣峻俊唆]?"}
@@ -528,7 +540,7 @@ def _labelled(lines: list[_Line], index: int) -> list[_Candidate]:
             raw_value = raw_value[unit_match.end() :]
         # Label at the start of a line and followed by a separator: a table cell or "X：Y".
         tabular = start == 0 or line.text[start - 1] in _SEPARATORS
-        if re.match(r"\s*[、和及与或等]", raw_value):
+        if re.match(r"\s*(?:[、和及与或等]|(?:基本)?(?:情况|概况|简介)\s*$)", raw_value):
             continue  # "建设地点、规模发生变更": nouns listed in a sentence, not a label and its value
         glued = not tabular and not re.match(r"\s|[:：为是]|\d|位于|设在|在", raw_value)
         if glued and (name not in _NUMERIC or not re.match(r"[^。，,；;]{0,8}?\d", raw_value)):
@@ -562,6 +574,7 @@ def _labelled(lines: list[_Line], index: int) -> list[_Candidate]:
             and not raw_value.strip(_SEPARATORS + "|")
             and k == len(labels) - 1
             and 0 < index < len(lines) - 1
+            and not _ENUMERATED.match(line.text)  # a numbered heading: its value is below it
         ):
             # A two-line cell beside a one-line label: its first line sits above the label's
             # row, the rest below ("X有限" / "项目代码 … 建设单位" / "公司").
@@ -780,6 +793,10 @@ _PROSE_NAME = re.compile(r"^(?P<name>[^,，。:：;；]{6,60}?)\s*[(（]以下�
 _PROSE_PLACE = re.compile(
     r"(?:项目|工程)[^。,，;；]{0,6}?(?:位于|坐落于|选址于|选址在|建于|建在)(?P<place>[^。;；]{2,60})"
 )
+# "…由杭州市西湖区体育发展中心负责实施", "项目建设单位为…" is a label.
+_PROSE_OWNER = re.compile(
+    r"由(?P<unit>[^，。；,;（(由]{4,40}?)(?:负责|作为项目法人|组织)(?:实施|建设|组织实施)?"
+)
 _PROSE_FROM = re.compile(r"自\s*(?P<date>(?:19|20)\d{2}\s*(?:年\s*\d{1,2}\s*月|[.\-/]\d{1,2}))\s*(?:起|开始)")
 
 
@@ -812,6 +829,12 @@ def _prose(line: _Line) -> list[_Candidate]:
                 _Candidate(
                     "planned_start", month, _snippet(text, match.start()), line.page, 0.85 * line.score
                 )
+            )
+    for match in _PROSE_OWNER.finditer(text):
+        unit = match.group("unit").strip()
+        if _UNIT_END.search(unit):
+            out.append(
+                _Candidate("owner_unit", unit, _snippet(text, match.start()), line.page, 0.8 * line.score)
             )
     for match in _PROSE_PLACE.finditer(text):
         place = _clean_name(match.group("place"), stops="。;；,，")
@@ -871,11 +894,17 @@ def _total_rows(lines: list[_Line]) -> list[_Candidate]:
 
 # "关于X初步设计的批复" / "《关于要求审批X可行性研究报告的请示》": the document kind is followed by
 # what the letter is (the request, the reply), and preceded by what was asked.
-_LETTER_END = re.compile(r"的(?:批复|复函|请示|函|报告|通知|意见|决定)$")
+_LETTER_END = re.compile(r"的(?:批复|复函|请示|函|报告|通知|(?:评估|审查|评审|审核)?意见|决定)$")
 _LETTER_START = re.compile(r"^关于(?:要求|申请|请求|报请)?(?:审批|核准|批准|审查|批复)?")
-_QUOTED_TITLE = re.compile(r"《(?P<title>关于[^《》]{6,80})》")
+_QUOTED_TITLE = re.compile(r"《(?P<title>[^《》]{6,80})》")
 _AGREED = re.compile(
     r"(?:原则)?同意(?P<title>[^，。；,;（(]{6,60}?(?:可行性研究报告|项目建议书|初步设计|实施方案))"
+)
+
+
+# "中央预算内投资项目资金申请报告": the kind of money asked for, not the project's name.
+_FUND_CHANNEL = re.compile(
+    r"(?:中央预算内投资|中央预算内|地方政府专项债券|专项债券|政府投资|超长期特别国债|重点建设|重大)项目"
 )
 
 
@@ -898,9 +927,11 @@ def _letter_title(lines: list[_Line], i: int) -> tuple[str, int]:
 
 def _named_by_title(title: str) -> str | None:
     """The project named in "关于要求审批X可行性研究报告的请示" (None when it is no such title)."""
-    title = _LETTER_START.sub("", _LETTER_END.sub("", title))
+    title = _LETTER_START.sub("", _LETTER_END.sub("", title)).strip("《》")
     kind = _DOC_KINDS.search(title)
-    name = title[: kind.start()] if kind else ""
+    name = title[: kind.start()].strip("《》") if kind else ""
+    if _FUND_CHANNEL.fullmatch(name):
+        return None
     return name if 6 <= len(name) <= 60 and _NAME_END.search(name) else None
 
 
@@ -939,6 +970,8 @@ def _title_name(lines: list[_Line]) -> list[_Candidate]:
         kind = _DOC_KINDS.search(text)
         if kind and line.page <= 2:
             name = text[: kind.start()]
+            if _FUND_CHANNEL.fullmatch(name):
+                name = ""  # "X" / "中央预算内投资项目资金申请报告"
             if len(name) < 4 and i > 0:  # "X" / "可行性研究报告" on two lines
                 previous = lines[i - 1].text.replace(" ", "")
                 name = previous + name if not _labels_in(previous) else name
@@ -984,7 +1017,7 @@ _TOTAL_CELL = re.compile(r"^(?:合计|小计|总计|共计)$")
 _COLUMN_WEIGHT = 1.5  # a label over its column is stronger evidence than the reading order
 
 
-def _stack(boxes) -> tuple[list[_Cell], float]:
+def _stack(boxes, *, ocr: bool = False) -> tuple[list[_Cell], float]:
     """Runs stacked in one cell (same left edge or centre, a gap under a line) joined."""
     runs = sorted((b for b in boxes if b[4].strip()), key=lambda b: (b[1], b[0]))
     if not runs:
@@ -994,8 +1027,13 @@ def _stack(boxes) -> tuple[list[_Cell], float]:
     cells: list[_Cell] = []
     for x0, y0, x1, y1, text, score in runs:
         text = text.translate(_FOLD).strip()
+        text = correct_places(text) if ocr else text
         below = None
+        # A label is a cell of its own (in a card the value sits right under its label),
+        # unless its line wraps ("计划开工年" / "月").
         for cell in cells:
+            if (_label_cell(text) or _label_cell(cell.text)) and not _label_cell(cell.text + text):
+                continue
             gap = y0 - cell.y1
             aligned = abs(x0 - cell.last[0]) <= 0.6 * line or abs((x0 + x1) - sum(cell.last)) <= 1.2 * line
             if -0.3 * line <= gap <= 0.8 * line and aligned and min(x1, cell.x1) > max(x0, cell.x0):
@@ -1010,8 +1048,10 @@ def _stack(boxes) -> tuple[list[_Cell], float]:
 
 
 def _label_cell(text: str) -> tuple[str, str | None] | None:
-    """(field, unit) when the cell holds a field's label and nothing else (a unit may follow)."""
+    """(field, unit) when the cell holds a field's label and nothing else (a unit may follow;
+    a number may precede, as in the heading "（一）项目名称")."""
     text = "".join(text.split())
+    text = text[m.end() :] if (m := _ENUMERATED.match(text)) else text
     labels = _labels_in(text)
     if not labels or labels[0][0] != 0 or labels[0][2] is None or len(labels) > 1:
         return None
@@ -1032,48 +1072,47 @@ def _column_tables(document) -> list[_Candidate]:
 
 
 def _columns_of_page(page) -> list[_Candidate]:
-    cells, line = _stack(page.boxes)
-    labelled = [(cell, found) for cell in cells if (found := _label_cell(cell.text))]
-    # The header: a band of cells, most of them labels, at least three of them fields'.
-    header = None
-    for cell, _found in labelled:
-        band = [c for c in cells if c.y0 < cell.y1 + line and c.y1 > cell.y0 - line]
-        fields_in = {f[0] for c, f in labelled if c in band}
-        labels_in = sum(1 for c in band if _labelled_text(c.text))
-        if len(fields_in) >= 3 and labels_in * 2 > len(band):
-            header = band
-            break
-    if header is None:
-        return []
-    bottom = max(c.y1 for c in header)
+    cells, line = _stack(page.boxes, ocr=page.method == "ocr")
+    labels = {id(cell): found for cell in cells if (found := _label_cell(cell.text))}
     page_text = "\n".join(c.text for c in cells)
     table_unit = _TABLE_UNIT.search(page_text)
     out = []
-    for cell, (name, unit) in labelled:
-        if cell not in header:
+    for cell in cells:
+        if id(cell) not in labels:
             continue
-        left = max((c.x1 for c in header if c.x1 <= cell.x0 + 1), default=cell.x0 - line)
-        right = min((c.x0 for c in header if c.x0 >= cell.x1 - 1), default=cell.x1 + line)
-        lo, hi = (left + cell.x0) / 2, (right + cell.x1) / 2
+        # The label's row: a header of a 计划表 (three fields' labels or more, most of the
+        # row labels) or a row of labels only (a card's boxes, a numbered heading).
+        band = [c for c in cells if c.y0 < cell.y1 - 0.3 * line and c.y1 > cell.y0 + 0.3 * line]
+        fields_in = {labels[id(c)][0] for c in band if id(c) in labels}
+        headers = sum(1 for c in band if _labelled_text(c.text))
+        if not (headers == len(band) or (len(fields_in) >= 3 and headers * 2 > len(band))):
+            continue
+        name, unit = labels[id(cell)]
+        bottom = max(c.y1 for c in band)
+        left = max((c.x1 for c in band if c.x1 <= cell.x0 + 1), default=None)
+        right = min((c.x0 for c in band if c.x0 >= cell.x1 - 1), default=None)
+        lo = (left + cell.x0) / 2 if left is not None else float("-inf")
+        hi = (right + cell.x1) / 2 if right is not None else float("inf")
         below = sorted(
-            (c for c in cells if c.y0 > bottom - 0.3 * line and lo <= c.centre < hi and c not in header),
+            (c for c in cells if c.y0 > bottom - 0.3 * line and lo <= c.centre < hi and c not in band),
             key=lambda c: c.y0,
         )
         for value in below:
+            if value.y0 - bottom > 12 * line:
+                break  # too far down to be this label's
+            text = value.text
+            inner = _labels_in(text)
+            if inner and inner[0][0] > 0:
+                text = text[: inner[0][0]]  # a scan's box ran on into the next label
             row = [c for c in cells if c.y0 < value.y1 and c.y1 > value.y0]
             if any(_TOTAL_CELL.match("".join(c.text.split())) for c in row):
                 continue  # the 合计 row: every project's sum, not this one's
             if _labelled_text(value.text):
-                break  # another header (a second table): nothing below this label
+                break  # the next row of labels: this label's value was left blank
             weight = _COLUMN_WEIGHT * min(cell.score, value.score)
-            snippet = f"{cell.text} {value.text}"[:120]
+            snippet = f"{cell.text} {text}"[:120]
             unit_here = unit or (table_unit.group(1)[0] if table_unit else None)
-            candidates = _values_for(
-                name, value.text, [], unit_here, snippet, page.number, weight, labelled=True
-            )
-            if name == "construction_period" and not candidates:
-                continue
-            out += candidates
+            out += _values_for(name, text, [], unit_here, snippet, page.number, weight, labelled=True)
             break
     return out
 

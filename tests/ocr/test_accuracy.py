@@ -1,5 +1,7 @@
-"""The issue's accuracy targets, on documents of the HELD-OUT layouts only (tests/ocr/corpus.py):
-≥ 98 % on text PDFs and ≥ 90 % on scan-like images.
+"""The issue's accuracy targets, ≥ 98 % on text PDFs and ≥ 90 % on scan-like images, on
+documents of every layout but the DEV ones (tests/ocr/corpus.py MEASURED_LAYOUTS): HELD_OUT,
+and the FRESH and BLIND layouts, written blind to the extraction in session 21 and measured
+once before it was changed for them (their first numbers are in corpus.py's docstring).
 
 For the seven fields of the ground truth:
 - field accuracy = fields found with the right value / fields in the truth;
@@ -109,11 +111,13 @@ def scan_result(held_out_scans):
 
 
 def test_held_out_corpora_are_what_the_targets_are_measured_on(held_out_text_pdfs, held_out_scans):
-    # 15 text PDFs and 10 scans, of the five held-out layouts only, each with its truth.
-    assert len(held_out_text_pdfs) == 15 and len(held_out_scans) == 10
+    # Three text PDFs and two scans of each layout but the DEV ones, each with its truth.
+    n = len(corpus.MEASURED_LAYOUTS)
+    assert len(held_out_text_pdfs) == 3 * n and len(held_out_scans) == 2 * n
     assert {p.suffix for p in held_out_text_pdfs} == {".pdf"}
     assert all(p.stem.endswith("-scan") for p in held_out_scans)
-    assert {layout_of(p) for p in held_out_text_pdfs + held_out_scans} == set(corpus.HELD_OUT_LAYOUTS)
+    assert {layout_of(p) for p in held_out_text_pdfs + held_out_scans} == set(corpus.MEASURED_LAYOUTS)
+    assert not set(corpus.MEASURED_LAYOUTS) & set(corpus.DEV_LAYOUTS)
     assert all(p.with_suffix(".json").exists() for p in held_out_text_pdfs + held_out_scans)
 
 

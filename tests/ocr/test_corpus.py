@@ -1,11 +1,15 @@
 """The test corpus itself (tests/ocr/corpus.py): its ground truth is what the documents show,
 its project codes are valid, its formats are worked out by hand, and it is deterministic."""
 
+import html
 import json
+import random
+import re
 from datetime import date
 from decimal import Decimal
 
 import pypdfium2 as pdfium
+import pytest
 from PIL import Image
 
 from backend.org.regions import KNOWN_CODES
@@ -34,7 +38,15 @@ def test_layouts_split_into_dev_and_held_out():
         "register_columns",
         "cost_summary",
     )
+    assert corpus.FRESH_LAYOUTS == ("filing_certificate", "approval_reply", "plan_table")
+    assert corpus.BLIND_LAYOUTS == ("fund_application", "progress_card", "review_opinion")
+    assert corpus.LAYOUTS == (
+        corpus.DEV_LAYOUTS + corpus.HELD_OUT_LAYOUTS + corpus.FRESH_LAYOUTS + corpus.BLIND_LAYOUTS
+    )
     assert set(corpus.RENDERERS) == set(corpus.LAYOUTS)
+    # test_accuracy tells a document's layout by the end of its name
+    for layout in corpus.LAYOUTS:
+        assert [other for other in corpus.LAYOUTS if layout.endswith(other)] == [layout]
 
 
 def test_amount_formats():
@@ -99,12 +111,16 @@ def test_period_only_documents_have_no_completion_month():
         s for s in corpus.specs(n=60, seed=2) if "planned_start" in s.truth and "planned_end" not in s.truth
     ]
     assert periods  # the form occurs
+    assert {s.layout for s in periods} & set(corpus.FRESH_LAYOUTS)
     for spec in periods:
-        assert f"建设期{spec.extra['construction_period']}个月，自" in spec.html
+        if spec.layout in corpus.FRESH_LAYOUTS + corpus.BLIND_LAYOUTS:  # worded as those documents word it
+            assert f"{spec.extra['construction_period']}个月" in spec.html
+        else:
+            assert f"建设期{spec.extra['construction_period']}个月，自" in spec.html
 
 
 def test_text_pdfs_show_their_truth(tmp_path):
-    paths = corpus.generate(tmp_path, n=8, seed=3, scans=False)
+    paths = corpus.generate(tmp_path, n=len(corpus.LAYOUTS), seed=3, scans=False)
     assert [p.name for p in paths] == [f"doc-{i:03d}-{layout}.pdf" for i, layout in enumerate(corpus.LAYOUTS)]
     for path in paths:
         truth = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
@@ -112,7 +128,7 @@ def test_text_pdfs_show_their_truth(tmp_path):
         for key in ("project_name", "project_code", "owner_unit", "location"):
             if key in truth:
                 assert truth[key] in text, (path.name, key)
-        assert truth == corpus.spec_of(path, seed=3, n=8).truth
+        assert truth == corpus.spec_of(path, seed=3, n=len(corpus.LAYOUTS)).truth
 
 
 def test_scans_are_images_to_ocr(tmp_path):
@@ -138,3 +154,195 @@ def test_scans_are_images_to_ocr(tmp_path):
         assert len(document) == 2
     finally:
         document.close()
+
+
+# --- the FRESH layouts (session 21) ---------------------------------------------------------
+
+
+def _html_text(markup: str) -> str:
+    """What a document shows, from its HTML: no style sheet, no tags, no whitespace."""
+    markup = re.sub(r"<style>.*?</style>", "", markup, flags=re.S)
+    return _squeezed(html.unescape(re.sub(r"<[^>]+>", "", markup)))
+
+
+def _values_and_omitted(seed: int, i: int):
+    """The values and omitted keys document i of `specs(seed=seed)` was drawn with."""
+    rng = random.Random(f"ocr-corpus:{seed}:{i}")
+    return corpus._values(rng), corpus._omitted(rng)
+
+
+def _amount_forms(yuan: str) -> set[str]:
+    """How a document may write an amount: with its unit, or as a bare 万元 figure in a table
+    (or a bare 亿元 figure with two places, under a label in 亿元)."""
+    wan = Decimal(yuan) / 10000
+    written = {corpus.amount_text(wan, style) for style in corpus.amount_styles(wan)}
+    if wan % 100 == 0:
+        written.add(f"{wan / 10000:.2f}")
+    return written | {f"{wan:.2f}", corpus._wan_text(wan, commas=True), corpus._wan_text(wan, commas=False)}
+
+
+def _with_unit(forms: set[str]) -> set[str]:
+    return {f for f in forms if f.endswith("元")} | {f for f in forms if "." in f}
+
+
+def _month_forms(year_month: str) -> set[str]:
+    year, month = (int(x) for x in year_month.split("-"))
+    forms = {corpus.month_text(year, month, style) for style in ("cn", "cn0", "dot", "dash", "slash")}
+    return forms | {f"{year}.{month}"}
+
+
+def _without_days(text: str) -> str:
+    # the document's own date (落款, 填报日期) is a day, never a planned month
+    return re.sub(r"\d{4}年\d{1,2}月\d{1,2}日", "", text)
+
+
+def test_amount_and_month_forms_of_the_checks():
+    assert _amount_forms("125000000.00") >= {
+        "12500万元",
+        "1.25亿元",
+        "12,500",
+        "12500.00",
+        "125,000,000.00元",
+        "1.25",
+    }
+    assert "0.87" not in _amount_forms("86500000.00")  # 8650万元 is no round 亿 figure
+    assert "12500" not in _with_unit(_amount_forms("125000000.00"))
+    assert _month_forms("2026-03") == {"2026年3月", "2026年03月", "2026.03", "2026-03", "2026/03", "2026.3"}
+    assert _without_days("2025年11月3日印发，2026年3月开工") == "印发，2026年3月开工"
+
+
+@pytest.mark.parametrize("layouts", [corpus.FRESH_LAYOUTS, corpus.BLIND_LAYOUTS], ids=["fresh", "blind"])
+def test_fresh_layouts_show_their_truth_and_nothing_omitted(layouts):
+    seed, n = 12, 150
+    specs = corpus.specs(n=n, seed=seed, layouts=layouts)
+    omitted_somewhere = set()
+    period_only = 0
+    for i, spec in enumerate(specs):
+        v, omit = _values_and_omitted(seed, i)
+        omitted_somewhere |= {(spec.layout, key) for key in omit}
+        truth = spec.truth
+        text = _html_text(spec.html)
+        days_out = _without_days(text)
+        assert truth["project_name"] == v["project_name"] and truth["project_name"] in text
+        for key in ("project_code", "owner_unit", "location"):
+            assert (key in truth) == (key not in omit), (spec.stem, key)
+            if key in truth:
+                assert truth[key] in text, (spec.stem, key)
+            elif not (key == "location" and v["location"] in v["project_name"]):
+                assert v[key] not in text, (spec.stem, key)
+        yuan = f"{v['wan'] * 10000:.2f}"
+        if "total_investment_yuan" in omit:
+            assert "total_investment_yuan" not in truth
+            assert not {f for f in _with_unit(_amount_forms(yuan)) if f in text}, spec.stem
+        else:
+            assert truth["total_investment_yuan"] == yuan
+            assert {f for f in _amount_forms(yuan) if f in text}, spec.stem
+        start, end = "{:04d}-{:02d}".format(*v["start"]), "{:04d}-{:02d}".format(*v["end"])
+        if "dates" in omit:
+            assert "planned_start" not in truth and "planned_end" not in truth
+            assert not {f for f in _month_forms(start) | _month_forms(end) if f in days_out}, spec.stem
+            continue
+        assert truth["planned_start"] == start
+        assert {f for f in _month_forms(start) if f in text}, spec.stem
+        if "planned_end" in truth:
+            assert truth["planned_end"] == end
+            assert {f for f in _month_forms(end) if f in text}, spec.stem
+        else:  # only the construction period, and it is in the extra truth
+            period_only += 1
+            assert not {f for f in _month_forms(end) if f in days_out}, spec.stem
+            assert f"{spec.extra['construction_period']}个月" in text
+    # the sample exercises every omission in every layout, and the period-only form
+    keys = ("project_code", "owner_unit", "location", "total_investment_yuan", "dates")
+    assert omitted_somewhere == {(layout, key) for layout in layouts for key in keys}
+    assert period_only
+
+
+@pytest.mark.parametrize("layouts", [corpus.FRESH_LAYOUTS, corpus.BLIND_LAYOUTS], ids=["fresh", "blind"])
+def test_fresh_layouts_are_deterministic(layouts):
+    first = corpus.specs(n=6, seed=5, layouts=layouts)
+    again = corpus.specs(n=6, seed=5, layouts=layouts)
+    assert [s.layout for s in first] == list(layouts) * 2
+    assert [(s.truth, s.html) for s in first] == [(s.truth, s.html) for s in again]
+    other = corpus.specs(n=6, seed=6, layouts=layouts)
+    assert [s.html for s in first] != [s.html for s in other]
+
+
+@pytest.mark.parametrize("layouts", [corpus.FRESH_LAYOUTS, corpus.BLIND_LAYOUTS], ids=["fresh", "blind"])
+def test_fresh_text_pdfs_and_scans(tmp_path, layouts):
+    paths = corpus.generate(tmp_path, n=6, seed=8, layouts=layouts, scans=True)
+    assert len(paths) == 12
+    texts = [p for p in paths if not p.stem.endswith("-scan")]
+    assert [p.name for p in texts] == [f"doc-{i:03d}-{layout}.pdf" for i, layout in enumerate(layouts * 2)]
+    for path in texts:
+        truth = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+        assert truth == corpus.spec_of(path, seed=8, n=6, layouts=layouts).truth
+        text = _squeezed(_text(path.read_bytes()))
+        for key in ("project_name", "project_code", "owner_unit", "location"):
+            if key in truth:
+                assert truth[key] in text, (path.name, key)
+        if "total_investment_yuan" in truth:
+            assert {f for f in _amount_forms(truth["total_investment_yuan"]) if f in text}, path.name
+        if "planned_start" in truth:
+            assert {f for f in _month_forms(truth["planned_start"]) if f in text}, path.name
+    for path in (p for p in paths if p.stem.endswith("-scan")):
+        text_twin = tmp_path / (path.stem.removesuffix("-scan") + ".json")
+        assert path.with_suffix(".json").read_text(encoding="utf-8") == text_twin.read_text(encoding="utf-8")
+        if path.suffix == ".pdf":
+            document = pdfium.PdfDocument(path.read_bytes())
+            try:
+                width, height = document[0].get_size()
+            finally:
+                document.close()
+            assert _squeezed(_text(path.read_bytes())) == ""
+        else:
+            image = Image.open(path)
+            assert image.mode == "L"
+            width, height = image.size
+        # the plan table is printed in landscape, the certificate and the letter in portrait
+        assert (width > height) == ("plan_table" in path.name), path.name
+
+
+# --- the BLIND layouts (session 21) ---------------------------------------------------------
+
+
+def test_cover_month_in_chinese_numerals():
+    assert corpus._cn_month(2025, 10) == "二〇二五年十月"
+    assert corpus._cn_month(2030, 12) == "二〇三〇年十二月"
+    assert corpus._cn_month(2026, 1) == "二〇二六年一月"
+
+
+def test_blind_layouts_arrangement():
+    """Each BLIND layout is arranged as its kind of document: a heading line and the value in the
+    paragraph below; a label above its value in a box; the reviewed total apart from the asked one."""
+    changed = set()
+    for spec in corpus.specs(n=90, seed=14, layouts=corpus.BLIND_LAYOUTS):
+        truth, markup = spec.truth, spec.html
+        name = html.escape(truth["project_name"])
+        if spec.layout == "fund_application":
+            assert re.search(
+                r'<p class="plain sub">(（一）|1．)项目名称</p><p>' + re.escape(name) + "</p>", markup
+            )
+            if "owner_unit" in truth:
+                owner = re.escape(html.escape(truth["owner_unit"]))
+                assert re.search(r"(项目单位|项目法人单位|项目单位基本情况)</p><p>" + owner, markup)
+        elif spec.layout == "progress_card":
+            assert f'<div class="k">项目名称</div><div class="val name">{name}</div>' in markup
+            if "project_code" in truth:
+                code = f'<div class="val"><span class="code">{truth["project_code"]}</span></div>'
+                assert re.search(r'<div class="k">项目(代码|赋码)</div>' + re.escape(code), markup)
+        else:
+            text = _html_text(markup)
+            if "total_investment_yuan" not in truth:
+                assert "申报总投资" not in text and "合计" not in text
+                continue
+            reviewed = Decimal(truth["total_investment_yuan"]) / 10000
+            asked = re.search(r"申报总投资([\d,.]+)(万元|亿元|元)", text)
+            factor = {"万元": 1, "亿元": 10000, "元": Decimal("0.0001")}[asked.group(2)]
+            asked = Decimal(asked.group(1).replace(",", "")) * factor
+            # the comparison table: asked, reviewed, difference, in 万元; the conclusion the reviewed
+            assert f"合计{asked:.2f}{reviewed:.2f}{reviewed - asked:+.2f}" in text
+            assert re.search(r"建议项目总投资[^。]*。建议项目单位根据本评估意见", text)
+            conclusion = text[text.index("六、结论和建议") :]
+            assert {f for f in _amount_forms(truth["total_investment_yuan"]) if f in conclusion}
+            changed.add("same" if asked == reviewed else "cut" if asked > reviewed else "raise")
+    assert changed == {"same", "cut", "raise"}

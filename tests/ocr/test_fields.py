@@ -451,3 +451,26 @@ def test_a_key_value_table_is_no_header_row():
     from backend.ocr.fields import _column_tables
 
     assert _column_tables(Document(pages=[page], seconds=0.0)) == []
+
+
+def test_a_card_of_boxes_with_each_label_above_its_value():
+    # Two boxes a row, the label in small type on top; in reading order the two values of a
+    # row (the unit's wrapped in two lines) come after both labels.
+    runs = [
+        (40, 100, 90, 108, "实施主体"),
+        (300, 100, 350, 108, "项目地址"),
+        (40, 112, 240, 124, "杭州市余杭区城市建设发展"),
+        (300, 112, 420, 124, "余杭区良渚街道"),
+        (40, 126, 90, 138, "有限公司"),
+        (40, 150, 110, 158, "总投资（亿元）"),
+        (300, 150, 350, 158, "计划开工时间"),
+        (40, 162, 70, 174, "2.91"),
+        (300, 162, 360, 174, "2027-02"),
+    ]
+    boxes = tuple((*r[:4], r[4], 1.0) for r in runs)
+    text = "实施主体 项目地址\n杭州市余杭区城市建设发展 余杭区良渚街道\n有限公司\n总投资（亿元） 计划开工时间\n2.91 2027-02"
+    found = values(Document(pages=[Page(1, text, "text", 0.0, boxes=boxes)], seconds=0.0))
+    assert found["owner_unit"] == "杭州市余杭区城市建设发展有限公司"
+    assert found["location"] == "余杭区良渚街道"
+    assert found["total_investment_yuan"] == Decimal("291000000.00")
+    assert found["planned_start"] == "2027-02"
