@@ -1032,7 +1032,7 @@ def _stack(boxes, *, ocr: bool = False) -> tuple[list[_Cell], float]:
         # A label is a cell of its own (in a card the value sits right under its label),
         # unless its line wraps ("计划开工年" / "月").
         for cell in cells:
-            if (_label_cell(text) or _label_cell(cell.text)) and not _label_cell(cell.text + text):
+            if (_label_run(text) or _label_run(cell.text)) and not _label_cell(cell.text + text):
                 continue
             gap = y0 - cell.y1
             aligned = abs(x0 - cell.last[0]) <= 0.6 * line or abs((x0 + x1) - sum(cell.last)) <= 1.2 * line
@@ -1045,6 +1045,13 @@ def _stack(boxes, *, ocr: bool = False) -> tuple[list[_Cell], float]:
             below.x0, below.x1 = min(below.x0, x0), max(below.x1, x1)
             below.y1, below.score, below.last = max(below.y1, y1), min(below.score, score), (x0, x1)
     return cells, line
+
+
+def _label_run(text: str) -> bool:
+    """A run that is a label of ours or of another field ("项目类别"), alone."""
+    text = "".join(text.split())
+    match = _LABEL_RE.match(text)
+    return bool(_label_cell(text) or (match and len(text) - match.end() <= 1))
 
 
 def _label_cell(text: str) -> tuple[str, str | None] | None:
@@ -1101,9 +1108,9 @@ def _columns_of_page(page) -> list[_Candidate]:
             if value.y0 - bottom > 12 * line:
                 break  # too far down to be this label's
             text = value.text
-            inner = _labels_in(text)
-            if inner and inner[0][0] > 0:
-                text = text[: inner[0][0]]  # a scan's box ran on into the next label
+            inner = next((m for m in _LABEL_RE.finditer(text) if m.start() > 0), None)
+            if inner and name != "scale_content":
+                text = text[: inner.start()]  # a scan's box ran on into the next label
             row = [c for c in cells if c.y0 < value.y1 and c.y1 > value.y0]
             if any(_TOTAL_CELL.match("".join(c.text.split())) for c in row):
                 continue  # the 合计 row: every project's sum, not this one's

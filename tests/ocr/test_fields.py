@@ -474,3 +474,23 @@ def test_a_card_of_boxes_with_each_label_above_its_value():
     assert found["location"] == "余杭区良渚街道"
     assert found["total_investment_yuan"] == Decimal("291000000.00")
     assert found["planned_start"] == "2027-02"
+
+
+def test_a_scanned_card_whose_rows_sit_close():
+    # On a scan the next row's label is close under a value: it is a cell of its own, even
+    # when it labels no field of ours (项目类别), and a box run on into a label is cut there.
+    runs = [
+        (162, 348, 235, 373, "项目代码"),
+        (593, 348, 667, 374, "业主单位"),
+        (162, 377, 419, 405, "2026-331002-48-01-17716J"),
+        (591, 377, 825, 405, "椒江区住房和城乡建设局"),
+        (162, 410, 237, 436, "项目地址"),
+        (593, 410, 667, 436, "项目类别"),
+        (160, 440, 313, 466, "椒江区海门街道建设性质"),
+        (591, 440, 780, 466, "省重点建设项目"),
+    ]
+    boxes = tuple((*r[:4], r[4], 0.95) for r in runs)
+    page = Page(1, "\n".join(r[4] for r in runs), "ocr", 0.0, tuple(0.95 for _ in runs), boxes)
+    found = values(Document(pages=[page], seconds=0.0))
+    assert found["owner_unit"] == "椒江区住房和城乡建设局"
+    assert found["location"] == "椒江区海门街道"
