@@ -348,7 +348,9 @@ _LABEL_RE = re.compile(
 # A unit given in the label: "总投资（万元）", "总投资(亿元)".
 _LABEL_UNIT = re.compile(r"^\s*[(（]\s*(?:单位\s*[:：]\s*)?(亿元|万元|元)\s*[)）]")
 # What a form adds to a label: "建设单位（盖章）", "建设单位名称".
-_LABEL_SUFFIX = re.compile(r"^\s*(?:名称|全称)?\s*(?:[(（]\s*(?:盖章|签章|公章|全称|名称)\s*[)）])?")
+_LABEL_SUFFIX = re.compile(
+    r"^\s*(?:名称|全称|详情|详址)?\s*(?:[(（]\s*(?:盖章|签章|公章|全称|名称)\s*[)）])?"
+)
 # "金额单位：万元" above a table: the unit of its bare numbers (here and on the next page).
 _TABLE_UNIT = re.compile(r"(?:金额|投资)?单位\s*[:：]\s*(亿元|万元|元)")
 # What stands between a label and its value: spaces, colons, and leaders ("建设单位 — X", "……").
@@ -366,7 +368,7 @@ _CODE = re.compile(
 )
 _PLACE_END = re.compile(r"(?:街道|镇|乡|村|区|县|市|路|号|园区|地块|以[东南西北])$")
 _COMPLETE = {"project_name": _NAME_END, "owner_unit": _UNIT_END, "location": _PLACE_END}
-_PROSE_LEAD = re.compile(r"^(?:为|是|位于|在|约为|约|共计|合计|总计|达|拟定为|拟为|设在|:|：)+")
+_PROSE_LEAD = re.compile(r"^(?:为|是|位于|在|于|约为|约|共计|合计|总计|达|拟定为|拟为|设在|:|：)+")
 
 
 # Full-width digits, letters and signs as ASCII (OCR and typesetting mix both); the Chinese
@@ -427,6 +429,17 @@ def _join_split_labels(lines: list[_Line]) -> list[_Line]:
             skip = False
             continue
         nxt = lines[i + 1] if i + 1 < len(lines) and lines[i + 1].page == line.page else None
+        labels = _labels_in(line.text)
+        if (
+            nxt
+            and labels
+            and labels[-1][1] == len(line.text)
+            and re.match(r"(?:名称|全称)(?:\s|$)", nxt.text)
+        ):
+            # "项目（法人）单位" / "名称 X公司": the label's last word wrapped in its cell.
+            out.append(_Line(line.page, line.text + nxt.text, min(line.score, nxt.score)))
+            skip = True
+            continue
         head, _, rest = line.text.partition(" ")
         if nxt and len(head) <= 4 and not _starts_with_label(line.text):
             nxt_head, _, nxt_rest = nxt.text.partition(" ")
@@ -531,7 +544,7 @@ def _labelled(lines: list[_Line], index: int) -> list[_Candidate]:
         if name is None:
             continue
         stop = labels[k + 1][0] if k + 1 < len(labels) else len(line.text)
-        raw_value = line.text[end:stop]
+        raw_value = after_label = line.text[end:stop]
         unit = _page_unit(lines, index)
         raw_value = raw_value[_LABEL_SUFFIX.match(raw_value).end() :]
         unit_match = _LABEL_UNIT.match(raw_value)
@@ -542,7 +555,7 @@ def _labelled(lines: list[_Line], index: int) -> list[_Candidate]:
         tabular = start == 0 or line.text[start - 1] in _SEPARATORS
         if re.match(r"\s*(?:[、和及与或等]|(?:基本)?(?:情况|概况|简介)\s*$)", raw_value):
             continue  # "建设地点、规模发生变更": nouns listed in a sentence, not a label and its value
-        glued = not tabular and not re.match(r"\s|[:：为是]|\d|位于|设在|在", raw_value)
+        glued = not tabular and not re.match(r"\s|[:：为是(（]|\d|位于|设在|在|名称|全称", after_label)
         if glued and (name not in _NUMERIC or not re.match(r"[^。，,；;]{0,8}?\d", raw_value)):
             continue  # inside a word: "执行项目法人责任制" is not the label 项目法人
         before = line.text[max(0, start - 4) : start]
@@ -652,11 +665,13 @@ def _snippet(text: str, start: int, extra: str = "") -> str:
 def _continue_name(value: str, follows: list[_Line], end_pattern) -> str:
     """A name wrapped in a narrow cell: add the next line while the name is not complete."""
     for line in follows[:1]:
-        if _labels_in(line.text) or len(line.text) > 16:
+        # The wrapped rest may share its line with the next cell: "公司 统一社会信用代码 …".
+        rest = line.text.split(" ")[0] if _labels_in(line.text) else line.text
+        if _labels_in(rest) or len(rest) > 16:
             break
-        joined = value + line.text
+        joined = value + rest
         # "…提标改造" + "工程": a short rest that ends the name too (改造 alone may end one).
-        if end_pattern.search(joined) and (not end_pattern.search(value) or len(line.text) <= 4):
+        if end_pattern.search(joined) and (not end_pattern.search(value) or len(rest) <= 4):
             return joined
     return value
 
@@ -695,6 +710,9 @@ def _values_for(name, value, follows, unit, snippet, page, weight, *, labelled) 
     if name == "location":
         text = _clean_name(value, stops="。;；")
         text = re.split(r"[,，](?=(?:项目|总|建设|计划|占地|用地|本|规划))", text)[0].rstrip("，,")
+        # "选址于X街道，场地现状…": a complete address ends at its comma.
+        head = re.split(r"[,，]", text)[0]
+        text = head if _PLACE_END.search(head) else text
         text = _continue_name(text, follows, _PLACE_END)
         return [cand(name, text)] if 2 <= len(text) <= 60 else []
     if name == "total_investment_yuan":
@@ -847,6 +865,10 @@ def _prose(line: _Line) -> list[_Candidate]:
             name = _named_by_title(match.group("title"))
             if name:
                 out.append(_Candidate("project_name", name, _snippet(text, 0), line.page, 0.7 * line.score))
+    for match in _AGREED_PROJECT.finditer(text.replace(" ", "")):
+        name = match.group("name")
+        if _NAME_END.search(name) and not _FUND_CHANNEL.fullmatch(name):
+            out.append(_Candidate("project_name", name, _snippet(text, 0), line.page, 0.7 * line.score))
     match = _PROSE_NAME.search(text)
     if match:
         name = match.group("name").strip('“”"')
@@ -894,9 +916,17 @@ def _total_rows(lines: list[_Line]) -> list[_Candidate]:
 
 # "关于X初步设计的批复" / "《关于要求审批X可行性研究报告的请示》": the document kind is followed by
 # what the letter is (the request, the reply), and preceded by what was asked.
-_LETTER_END = re.compile(r"的(?:批复|复函|请示|函|报告|通知|(?:评估|审查|评审|审核)?意见|决定)$")
+_LETTER_END = re.compile(
+    r"的(?:批复|复函|请示|函|报告|通知|(?:评估|审查|评审|审核)?意见|决定|(?:专题|协调|工作)?会议纪要)$"
+)
+# What a title says it is about, after the project: "关于X推进工作的专题会议纪要".
+_ABOUT = re.compile(r"(?:前期工作推进|推进工作|前期工作|建设推进|有关事宜|有关问题|相关事宜|相关问题)$")
 _LETTER_START = re.compile(r"^关于(?:要求|申请|请求|报请)?(?:审批|核准|批准|审查|批复)?")
 _QUOTED_TITLE = re.compile(r"《(?P<title>[^《》]{6,80})》")
+# "会议同意实施X（项目代码：…）".
+_AGREED_PROJECT = re.compile(
+    r"同意(?:实施|建设|启动|开工建设|立项)(?P<name>[^，。；,;（(]{6,60}?)(?=[（(。，,；;]|$)"
+)
 _AGREED = re.compile(
     r"(?:原则)?同意(?P<title>[^，。；,;（(]{6,60}?(?:可行性研究报告|项目建议书|初步设计|实施方案))"
 )
@@ -927,9 +957,12 @@ def _letter_title(lines: list[_Line], i: int) -> tuple[str, int]:
 
 def _named_by_title(title: str) -> str | None:
     """The project named in "关于要求审批X可行性研究报告的请示" (None when it is no such title)."""
+    ended = _LETTER_END.search(title)
     title = _LETTER_START.sub("", _LETTER_END.sub("", title)).strip("《》")
     kind = _DOC_KINDS.search(title)
     name = title[: kind.start()].strip("《》") if kind else ""
+    if not kind and ended and _ABOUT.search(title):
+        name = _ABOUT.sub("", title)  # minutes are about a project, not a document of it
     if _FUND_CHANNEL.fullmatch(name):
         return None
     return name if 6 <= len(name) <= 60 and _NAME_END.search(name) else None

@@ -40,8 +40,13 @@ def test_layouts_split_into_dev_and_held_out():
     )
     assert corpus.FRESH_LAYOUTS == ("filing_certificate", "approval_reply", "plan_table")
     assert corpus.BLIND_LAYOUTS == ("fund_application", "progress_card", "review_opinion")
+    assert corpus.BLIND2_LAYOUTS == ("platform_print", "project_request", "meeting_minutes")
     assert corpus.LAYOUTS == (
-        corpus.DEV_LAYOUTS + corpus.HELD_OUT_LAYOUTS + corpus.FRESH_LAYOUTS + corpus.BLIND_LAYOUTS
+        corpus.DEV_LAYOUTS
+        + corpus.HELD_OUT_LAYOUTS
+        + corpus.FRESH_LAYOUTS
+        + corpus.BLIND_LAYOUTS
+        + corpus.BLIND2_LAYOUTS
     )
     assert set(corpus.RENDERERS) == set(corpus.LAYOUTS)
     # test_accuracy tells a document's layout by the end of its name
@@ -113,7 +118,8 @@ def test_period_only_documents_have_no_completion_month():
     assert periods  # the form occurs
     assert {s.layout for s in periods} & set(corpus.FRESH_LAYOUTS)
     for spec in periods:
-        if spec.layout in corpus.FRESH_LAYOUTS + corpus.BLIND_LAYOUTS:  # worded as those documents word it
+        # worded as those documents word it
+        if spec.layout in corpus.FRESH_LAYOUTS + corpus.BLIND_LAYOUTS + corpus.BLIND2_LAYOUTS:
             assert f"{spec.extra['construction_period']}个月" in spec.html
         else:
             assert f"建设期{spec.extra['construction_period']}个月，自" in spec.html
@@ -211,7 +217,11 @@ def test_amount_and_month_forms_of_the_checks():
     assert _without_days("2025年11月3日印发，2026年3月开工") == "印发，2026年3月开工"
 
 
-@pytest.mark.parametrize("layouts", [corpus.FRESH_LAYOUTS, corpus.BLIND_LAYOUTS], ids=["fresh", "blind"])
+@pytest.mark.parametrize(
+    "layouts",
+    [corpus.FRESH_LAYOUTS, corpus.BLIND_LAYOUTS, corpus.BLIND2_LAYOUTS],
+    ids=["fresh", "blind", "blind2"],
+)
 def test_fresh_layouts_show_their_truth_and_nothing_omitted(layouts):
     seed, n = 12, 150
     specs = corpus.specs(n=n, seed=seed, layouts=layouts)
@@ -228,7 +238,8 @@ def test_fresh_layouts_show_their_truth_and_nothing_omitted(layouts):
             assert (key in truth) == (key not in omit), (spec.stem, key)
             if key in truth:
                 assert truth[key] in text, (spec.stem, key)
-            elif not (key == "location" and v["location"] in v["project_name"]):
+            # (the name may hold the place or the owner: 柯桥区人民医院门急诊综合楼建设项目)
+            elif v[key] not in v["project_name"]:
                 assert v[key] not in text, (spec.stem, key)
         yuan = f"{v['wan'] * 10000:.2f}"
         if "total_investment_yuan" in omit:
@@ -257,7 +268,11 @@ def test_fresh_layouts_show_their_truth_and_nothing_omitted(layouts):
     assert period_only
 
 
-@pytest.mark.parametrize("layouts", [corpus.FRESH_LAYOUTS, corpus.BLIND_LAYOUTS], ids=["fresh", "blind"])
+@pytest.mark.parametrize(
+    "layouts",
+    [corpus.FRESH_LAYOUTS, corpus.BLIND_LAYOUTS, corpus.BLIND2_LAYOUTS],
+    ids=["fresh", "blind", "blind2"],
+)
 def test_fresh_layouts_are_deterministic(layouts):
     first = corpus.specs(n=6, seed=5, layouts=layouts)
     again = corpus.specs(n=6, seed=5, layouts=layouts)
@@ -267,7 +282,11 @@ def test_fresh_layouts_are_deterministic(layouts):
     assert [s.html for s in first] != [s.html for s in other]
 
 
-@pytest.mark.parametrize("layouts", [corpus.FRESH_LAYOUTS, corpus.BLIND_LAYOUTS], ids=["fresh", "blind"])
+@pytest.mark.parametrize(
+    "layouts",
+    [corpus.FRESH_LAYOUTS, corpus.BLIND_LAYOUTS, corpus.BLIND2_LAYOUTS],
+    ids=["fresh", "blind", "blind2"],
+)
 def test_fresh_text_pdfs_and_scans(tmp_path, layouts):
     paths = corpus.generate(tmp_path, n=6, seed=8, layouts=layouts, scans=True)
     assert len(paths) == 12
@@ -346,3 +365,45 @@ def test_blind_layouts_arrangement():
             assert {f for f in _amount_forms(truth["total_investment_yuan"]) if f in conclusion}
             changed.add("same" if asked == reviewed else "cut" if asked > reviewed else "raise")
     assert changed == {"same", "cut", "raise"}
+
+
+# --- the BLIND2 layouts (session 21) --------------------------------------------------------
+
+
+def test_blind2_layouts_arrangement():
+    """Each BLIND2 layout is arranged as its kind of document: the platform's grey label cell
+    beside its value (an empty cell for what is not filled in); a decimal heading and the value in
+    the sentence below it; the facts in what the meeting agreed."""
+    seen = set()
+    for spec in corpus.specs(n=60, seed=15, layouts=corpus.BLIND2_LAYOUTS):
+        truth, markup = spec.truth, spec.html
+        name = re.escape(html.escape(truth["project_name"]))
+        if spec.layout == "platform_print":
+            assert re.search(r'<td class="k">项目名称</td><td( colspan="3")?>' + name + "</td>", markup)
+            total = re.search(r'<td class="k">总投资（万元）</td><td>([\d.]*)</td>', markup).group(1)
+            if "total_investment_yuan" in truth:
+                assert Decimal(total) * 10000 == Decimal(truth["total_investment_yuan"])
+                seen.add(("platform_print", len(total.split(".")[1])))
+            else:
+                assert total == ""
+            assert "tzxm.zjzwfw.gov.cn" in markup  # the URL in the page footer
+        elif spec.layout == "project_request":
+            assert re.search(r"<h3>[12]\.1 项目名称</h3><p>本项目名称为“" + name + "”。</p>", markup)
+            if "project_code" in truth:
+                assert re.search(
+                    r"<h3>[12]\.\d 项目(代码|赋码情况)</h3><p>[^<]*项目代码为<span class=\"code\">"
+                    + truth["project_code"],
+                    markup,
+                )
+            seen.add(("project_request", "人民币" in markup))
+        else:
+            assert re.search(r"一、关于项目实施。会议同意实施" + name, markup)
+            if "owner_unit" in truth:
+                assert "由" + html.escape(truth["owner_unit"]) + "负责实施" in markup
+            if "planned_end" in truth:
+                seen.add(("meeting_minutes", "底前开工" in markup))
+    # the sample shows 2, 4 and 6 decimals on the platform, 人民币 and plain amounts in the
+    # report, both ways of setting the dates in the minutes
+    assert seen >= {("platform_print", 2), ("platform_print", 4), ("platform_print", 6)}
+    assert seen >= {("project_request", True), ("project_request", False)}
+    assert seen >= {("meeting_minutes", True), ("meeting_minutes", False)}

@@ -494,3 +494,27 @@ def test_a_scanned_card_whose_rows_sit_close():
     found = values(Document(pages=[page], seconds=0.0))
     assert found["owner_unit"] == "椒江区住房和城乡建设局"
     assert found["location"] == "椒江区海门街道"
+
+
+def test_meeting_minutes_name_the_project_they_agree_to():
+    page = (
+        "关于西湖区全民健身中心建设项目推进工作的专题会议纪要\n"
+        "一、关于项目实施。会议同意实施西湖区全民健身中心建设项目（项目代码：2026-330106-89-02-89904D）。"
+        "项目选址于杭州市西湖区西溪街道，场地现状以空地为主，由杭州市西湖区体育发展中心负责实施。"
+    )
+    found = values(doc(page))
+    assert found["project_name"] == "西湖区全民健身中心建设项目"
+    assert found["owner_unit"] == "杭州市西湖区体育发展中心"
+    assert found["location"] == "杭州市西湖区西溪街道"
+
+
+def test_a_platform_printout_with_its_label_wrapped_in_the_grey_column():
+    page = (
+        "项目名称 杭州市余杭区五常单元保障性租赁住房项目\n"
+        "项目（法人）单位\n名称\n杭州市余杭区城市建设发展有限\n公司 统一社会信用代码 91330110FR9U62BMYY\n"
+        "详细建设地点 浙江省杭州市余杭区五常街道 拟开工时间 2025-07"
+    )
+    found = values(doc(page))
+    assert found["owner_unit"] == "杭州市余杭区城市建设发展有限公司"
+    assert found["location"] == "浙江省杭州市余杭区五常街道"
+    assert found["planned_start"] == "2025-07"
