@@ -518,3 +518,13 @@ def test_a_platform_printout_with_its_label_wrapped_in_the_grey_column():
     assert found["owner_unit"] == "杭州市余杭区城市建设发展有限公司"
     assert found["location"] == "浙江省杭州市余杭区五常街道"
     assert found["planned_start"] == "2025-07"
+
+
+def test_dates_as_deadlines_and_a_place_after_the_code():
+    page = (
+        "西湖区南排河综合整治工程（项目代码：2024-330106-76-03-94467F）位于西湖区三墩镇。\n"
+        "三、关于建设进度。会议要求，确保项目2026年8月底前开工建设，2029年2月底前竣工投用。"
+    )
+    found = values(doc(page))
+    assert found["location"] == "西湖区三墩镇"
+    assert (found["planned_start"], found["planned_end"]) == ("2026-08", "2029-02")
