@@ -114,7 +114,8 @@ def _amount_match(text: str, *, default_unit: str | None = None):
         # A bare number in a column or label's unit: "总投资（万元） 157630.00 大写 壹拾伍亿…".
         # It is the value when it opens the cell; further in ("共3个子项目…") only if nothing
         # with a unit is there.
-        bare = re.search(r"(?<![\d年月.-])(\d[\d,，.]*)(?![\d年月%])", text)
+        # (Not a month of a range: "2026.06-2030.06" in a cell run on into the amounts.)
+        bare = re.search(r"(?<![\d年月.-])(\d[\d,，.]*)(?![\d年月%.,，]|\s*[-—~～至]\s*(?:19|20)\d{2})", text)
         if bare and (value := _number(bare.group(1))) is not None:
             value = (value * _UNITS[default_unit]).quantize(_CENT)
             order = 0 if bare.start() == 0 else len(text) + 1
@@ -1123,9 +1124,7 @@ def _columns_of_page(page) -> list[_Candidate]:
         # The label's row: a header of a 计划表 (three fields' labels or more, most of the
         # row labels) or a row of labels only (a card's boxes, a numbered heading).
         band = [c for c in cells if c.y0 < cell.y1 - 0.3 * line and c.y1 > cell.y0 + 0.3 * line]
-        fields_in = {labels[id(c)][0] for c in band if id(c) in labels}
-        headers = sum(1 for c in band if _labelled_text(c.text))
-        if not (headers == len(band) or (len(fields_in) >= 3 and headers * 2 > len(band))):
+        if not _header_band(band, labels):
             continue
         name, unit = labels[id(cell)]
         bottom = max(c.y1 for c in band)
@@ -1147,14 +1146,26 @@ def _columns_of_page(page) -> list[_Candidate]:
             row = [c for c in cells if c.y0 < value.y1 and c.y1 > value.y0]
             if any(_TOTAL_CELL.match("".join(c.text.split())) for c in row):
                 continue  # the 合计 row: every project's sum, not this one's
-            if _labelled_text(value.text):
-                break  # the next row of labels: this label's value was left blank
+            if _labelled_text(value.text) or re.search(r"[:：]", value.text[:8]):
+                break  # the next row of labels, or the 填表人： lines under the table
             weight = _COLUMN_WEIGHT * min(cell.score, value.score)
             snippet = f"{cell.text} {text}"[:120]
             unit_here = unit or (table_unit.group(1)[0] if table_unit else None)
             out += _values_for(name, text, [], unit_here, snippet, page.number, weight, labelled=True)
             break
     return out
+
+
+def _header_band(band: list[_Cell], labels: dict) -> bool:
+    """A row of labels only, or a table's header: three fields' labels or more, and header
+    cells a third of the row or more (a scan's header is in pieces, "建设规模及主要建" /
+    "设内容", that are no labels). A key-value row of three pairs passes too; its label
+    columns have the next row's labels under them, which end the search for a value."""
+    headers = sum(1 for c in band if _labelled_text(c.text))
+    if headers == len(band):
+        return True
+    fields_in = {labels[id(c)][0] for c in band if id(c) in labels}
+    return len(fields_in) >= 3 and headers * 3 >= len(band)
 
 
 def _labelled_text(text: str) -> bool:

@@ -528,3 +528,40 @@ def test_dates_as_deadlines_and_a_place_after_the_code():
     found = values(doc(page))
     assert found["location"] == "西湖区三墩镇"
     assert (found["planned_start"], found["planned_end"]) == ("2026-08", "2029-02")
+
+
+def test_a_scanned_plan_table_whose_header_is_in_pieces():
+    # RapidOCR's boxes of a landscape scan (pixels): header words split ("建设 建设规模及主要建",
+    # "设内容", "性质"), sub-headers run into the 合计 row, and the range run into the amounts.
+    runs = [
+        (1138, 190, 1265, 216, "资金来源（万元）"),
+        (613, 206, 798, 234, "建设 建设规模及主要建"),
+        (939, 206, 1025, 253, "总投资（万元）"),
+        (104, 209, 131, 236, "序"),
+        (818, 217, 921, 242, "建设起止年限"),
+        (516, 217, 588, 243, "建设地址"),
+        (287, 218, 360, 244, "项目代码"),
+        (398, 218, 472, 244, "建设单位"),
+        (166, 218, 239, 244, "项目名称"),
+        (1025, 221, 1115, 298, "市级财政资金147350.00"),
+        (614, 227, 655, 254, "性质"),
+        (106, 227, 127, 253, "号"),
+        (703, 228, 759, 255, "设内容"),
+        (500, 273, 540, 304, "合计"),
+        (941, 277, 1025, 298, "401260.00"),
+        (271, 320, 375, 385, "2025-330381-48-01-56441F"),
+        (134, 330, 275, 378, "瑞安市文化路快速路工程"),
+        (381, 330, 486, 375, "瑞安市交通运输局"),
+        (602, 342, 656, 364, "新建"),
+        (804, 342, 1116, 362, "2026.06-2030.06401260.00147350.00"),
+        (98, 420, 990, 483, "填表人：杨磊注：1.项目代码为投资项目在线审批监管平台赋予的代码"),
+    ]
+    boxes = tuple((*r[:4], r[4], 0.95) for r in runs)
+    page = Page(1, "\n".join(r[4] for r in runs), "ocr", 0.0, tuple(0.95 for _ in runs), boxes)
+    found = values(Document(pages=[page], seconds=0.0))
+    assert found["project_name"] == "瑞安市文化路快速路工程"
+    assert found["project_code"] == "2025-330381-48-01-56441F"
+    assert found["owner_unit"] == "瑞安市交通运输局"
+    assert "location" not in found  # its cell was not read: not the 填表人 line under the table
+    # The range's first month is no amount in 万元 (2026.06 万元), and the 合计 row is skipped.
+    assert "total_investment_yuan" not in found
