@@ -711,6 +711,8 @@ def _values_for(name, value, follows, unit, snippet, page, weight, *, labelled) 
     if name == "location":
         text = _clean_name(value, stops="。;；")
         text = re.split(r"[,，](?=(?:项目|总|建设|计划|占地|用地|本|规划))", text)[0].rstrip("，,")
+        # A scan's box run on into the next cell: "…昌国街道2027年计划投资（万元）".
+        text = re.split(r"(?<=[道镇乡村区县市路号])(?=(?:19|20)\d{2}年)", text)[0]
         # "选址于X街道，场地现状…": a complete address ends at its comma.
         head = re.split(r"[,，]", text)[0]
         text = head if _PLACE_END.search(head) else text

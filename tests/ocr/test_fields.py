@@ -565,3 +565,12 @@ def test_a_scanned_plan_table_whose_header_is_in_pieces():
     assert "location" not in found  # its cell was not read: not the 填表人 line under the table
     # The range's first month is no amount in 万元 (2026.06 万元), and the 合计 row is skipped.
     assert "total_investment_yuan" not in found
+
+
+def test_an_address_run_on_into_the_next_cell():
+    found = values(
+        doc(
+            "项目名称 某某工程\n建设地点 浙江省舟山市定海区昌国街道2027年计划投资（万元）119730", method="ocr"
+        )
+    )
+    assert found["location"] == "浙江省舟山市定海区昌国街道"
