@@ -118,3 +118,15 @@ def minimal_pdf(title: str) -> bytes:
         xref,
     )
     return bytes(out)
+
+
+def summary_pdf(rows) -> bytes:
+    """A 项目建议书 of one summary table of (label, value) rows, as a text PDF (OCR tests)."""
+    import weasyprint
+
+    table = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows)
+    html = (
+        "<html><head><style>body{font-family:'Noto Sans CJK SC'}</style></head><body>"
+        f"<h1>项目建议书</h1><table>{table}</table></body></html>"
+    )
+    return weasyprint.HTML(string=html).write_pdf()

@@ -5,10 +5,9 @@ filled fields carry the "来自文件，请核对" mark with the page and snippe
 import re
 
 import pytest
-import weasyprint
 from playwright.sync_api import expect
 
-from tests.browser.helpers import sign_in
+from tests.browser.helpers import sign_in, summary_pdf
 
 pytestmark = pytest.mark.browser
 
@@ -16,22 +15,19 @@ CODE = "2025-330106-48-01-00777C"
 TYPED_NAME = "申请人先填的项目名称"
 
 
+PROPOSAL = (
+    ("项目名称", "杭州市西湖区紫金港路地下综合管廊工程"),
+    ("项目代码", CODE),
+    ("建设单位", "杭州市城市建设投资集团有限公司"),
+    ("建设地点", "浙江省杭州市西湖区"),
+    ("总投资", "12,800万元"),
+    ("计划开工时间", "2026年3月"),
+    ("计划竣工时间", "2028年6月"),
+)
+
+
 def proposal_pdf() -> bytes:
-    rows = (
-        ("项目名称", "杭州市西湖区紫金港路地下综合管廊工程"),
-        ("项目代码", CODE),
-        ("建设单位", "杭州市城市建设投资集团有限公司"),
-        ("建设地点", "浙江省杭州市西湖区"),
-        ("总投资", "12,800万元"),
-        ("计划开工时间", "2026年3月"),
-        ("计划竣工时间", "2028年6月"),
-    )
-    table = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows)
-    html = (
-        "<html><head><style>body{font-family:'Noto Sans CJK SC'}</style></head><body>"
-        f"<h1>项目建议书</h1><table>{table}</table></body></html>"
-    )
-    return weasyprint.HTML(string=html).write_pdf()
+    return summary_pdf(PROPOSAL)
 
 
 def test_upload_read_and_fill_the_application(page, live_server, tmp_path, screenshot):

@@ -10,11 +10,10 @@ import re
 
 import pytest
 import sqlalchemy as sa
-import weasyprint
 from playwright.sync_api import expect
 
 from backend.ocr.models import DocumentExtraction
-from tests.browser.helpers import sign_in
+from tests.browser.helpers import sign_in, summary_pdf
 
 pytestmark = pytest.mark.browser
 
@@ -23,19 +22,15 @@ FILE = "超时的建议书.pdf"
 
 
 def proposal_pdf() -> bytes:
-    rows = (
-        ("项目名称", "杭州市西湖区留和路雨水管网改造工程"),
-        ("项目代码", CODE),
-        ("建设单位", "杭州市城市建设投资集团有限公司"),
-        ("总投资", "3,600万元"),
-        ("计划开工时间", "2026年5月"),
+    return summary_pdf(
+        (
+            ("项目名称", "杭州市西湖区留和路雨水管网改造工程"),
+            ("项目代码", CODE),
+            ("建设单位", "杭州市城市建设投资集团有限公司"),
+            ("总投资", "3,600万元"),
+            ("计划开工时间", "2026年5月"),
+        )
     )
-    table = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows)
-    html = (
-        "<html><head><style>body{font-family:'Noto Sans CJK SC'}</style></head><body>"
-        f"<h1>项目建议书</h1><table>{table}</table></body></html>"
-    )
-    return weasyprint.HTML(string=html).write_pdf()
 
 
 def set_outcome(server, **values) -> None:
