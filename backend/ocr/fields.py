@@ -144,7 +144,7 @@ def parse_amount(text: str) -> Decimal | None:
 
 _MONTH = re.compile(r"(?P<y>(?:19|20)\d{2})\s*(?:年\s*(?P<m1>\d{1,2})\s*月?|[.\-/](?P<m2>\d{1,2})(?!\d))")
 # "—" between two months is often read as "一" by OCR.
-_RANGE_SEP = r"\s*(?:至|到|~|～|－|—|–|-|―|─|一)+\s*"
+_RANGE_SEP = r"\s*(?:至|到|~|～|－|—|–|-|―|─|一|/|／)+\s*"
 _END_WORDS = (
     r"(?:底前|以前|之前|底|末|前)?\s*(?:全面)?(?:竣工|峻工|完工|建成|完成建设|建设完成|投入使用|投用|交付)"
 )
@@ -193,6 +193,7 @@ LABELS: dict[str, tuple[tuple[str, float], ...]] = {
         ("实施主体", 0.9),
         ("实施单位", 0.85),
         ("建设主体", 0.9),
+        ("招标人", 0.8),
         ("申报单位", 0.75),
         ("单位名称", 0.7),
         ("申请单位", 0.7),
@@ -206,6 +207,7 @@ LABELS: dict[str, tuple[tuple[str, float], ...]] = {
         ("工程地点", 0.9),
         ("项目选址", 0.9),
         ("选址", 0.8),
+        ("建设地", 0.85),
     ),
     "total_investment_yuan": (
         ("项目总投资", 1.0),
@@ -216,6 +218,8 @@ LABELS: dict[str, tuple[tuple[str, float], ...]] = {
         ("总投资估算", 0.95),
         ("总投资", 0.95),
         ("投资总额", 0.9),
+        ("总投资额", 0.95),
+        ("投资额", 0.75),
         ("投资估算", 0.6),
     ),
     "funding_sources": (
@@ -262,6 +266,7 @@ LABELS: dict[str, tuple[tuple[str, float], ...]] = {
         ("起止年限", 0.9),
         ("计划起止时间", 1.0),
         ("开竣工时间", 1.0),
+        ("开竣工年月", 1.0),
         ("开竣工日期", 1.0),
         ("起止时间", 0.9),
         ("起止日期", 0.9),
@@ -562,6 +567,8 @@ def _labelled(lines: list[_Line], index: int) -> list[_Candidate]:
         before = line.text[max(0, start - 4) : start]
         if name == "total_investment_yuan" and re.search(r"其中|分别|占", before):
             continue  # a partial sum's explanation, not the total
+        if name == "total_investment_yuan" and re.search(r"计划|年度|本年|完成|累计|估算金", before):
+            continue  # a year's plan or what was spent so far ("2026年计划投资额"), not the total
         if name == "total_investment_yuan" and re.search(r"报审|送审|申报|原|调整前", before):
             strength *= 0.5  # what was asked for; a 批复 states the approved total after it
         value = raw_value.strip(_SEPARATORS + "|")
@@ -607,6 +614,8 @@ def _labelled(lines: list[_Line], index: int) -> list[_Candidate]:
         weight = strength * (1.0 if tabular else 0.85) * min(line.score, snippet_line.score)
         snippet = _snippet(line.text, start, snippet_line.text if snippet_line is not line else "")
         found = _values_for(name, value, follows, unit, snippet, line.page, weight, labelled=True)
+        if line.text[start:end] in _WEAK_LABELS:  # "招标人应严格…": only a whole unit's name
+            found = [c for c in found if _COMPLETE[name].search(str(c.value))]
         if not found and not raw_value.strip(_SEPARATORS + "|") and name in _NUMERIC:
             found = _value_further_down(lines, index, name, unit, snippet, weight)
         if not found and not raw_value.strip(_SEPARATORS + "|") and name == "owner_unit":
@@ -615,6 +624,8 @@ def _labelled(lines: list[_Line], index: int) -> list[_Candidate]:
     return out
 
 
+# Labels that are also ordinary words of a sentence: their value must be a complete name.
+_WEAK_LABELS = ("招标人",)
 # Fields whose value is recognisable on its own: looked for a few lines below an empty label
 # (a row split over two pages, with the running header and footer in between).
 _NUMERIC = ("total_investment_yuan", "planned_start", "planned_end")

@@ -51,16 +51,29 @@ BLIND2 layouts were written the same way, blind to the extraction, by a third he
               project_request 项目申请报告 chapter: decimal headings 1.1 项目名称…, each value in a sentence below
               meeting_minutes 专题会议纪要 of the county government: the facts in what the meeting agreed
 
+BLIND3 layouts were written the same way, blind to the extraction, by a fourth helper of session 21:
+
+    BLIND3    approval_sheet  政府投资项目审批表 routed between offices: facts in the top rows, vertical group
+                              labels, boxes for 承办处室 / 分管领导 / 主要领导意见 with signatures and dates
+              tender_scheme   招标方案核准意见表: short labels (建设地, 总投资额, 开竣工年月), the code maybe above the
+                              table, a √ grid of the tender plan with estimates in 万元, the office's opinion
+              public_notice   项目公示 printed from the 发改 website: banner, 发布时间, "现将…公示如下：" and
+                              numbered items, 公示期 and the site footer
+
 What the blind layouts measured, on their first reading (flask ocr evaluate, 15 text PDFs and 9
 scans each, seeds 11 and 12), before the extraction was changed for them:
 
     FRESH   text PDFs 43.96 % of fields (precision 63.49 %)        extraction of f1f2112
     BLIND   text PDFs 76.60 % (precision 90.00 %), scans 58.82 %  after the FRESH round (3492bda)
     BLIND2  text PDFs 85.87 % (precision 95.18 %), scans 87.04 %  after the BLIND round (48c42b5)
+    BLIND3  text PDFs 86.17 % (precision 96.43 %), scans 84.62 %  after the BLIND2 round (dd2fe41)
 
-The three rounds were then used to generalise the extraction (numbered items, letters, tables read
-by the places of their cells), so they are no longer blind: the accuracy tests keep them as
-regression sets beside HELD_OUT.
+So on a family of documents it has not met, the extraction finds about 86 % of the fields
+(the issue's target is 98 % on text PDFs): each family names and arranges things its own way
+(short labels such as 建设地, 开竣工年月 "A／B", the owner as 招标人). The four rounds were then
+used to generalise the extraction (numbered items, letters, tables read by the places of their
+cells, short labels), so they are no longer blind: the accuracy tests keep them as regression
+sets beside HELD_OUT. A fifth blind round is the way to measure the target again.
 
 Deterministic for a seed: the same documents, values and images (PDF metadata aside).
 """
@@ -72,6 +85,7 @@ import io
 import json
 import random
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -86,9 +100,11 @@ FRESH_LAYOUTS = ("filing_certificate", "approval_reply", "plan_table")
 BLIND_LAYOUTS = ("fund_application", "progress_card", "review_opinion")
 # Three more written blind to the extraction (session 21, a third helper); the lead decides too.
 BLIND2_LAYOUTS = ("platform_print", "project_request", "meeting_minutes")
-LAYOUTS = DEV_LAYOUTS + HELD_OUT_LAYOUTS + FRESH_LAYOUTS + BLIND_LAYOUTS + BLIND2_LAYOUTS
+# Three more written blind to the extraction (session 21, a fourth helper); the lead decides too.
+BLIND3_LAYOUTS = ("approval_sheet", "tender_scheme", "public_notice")
+LAYOUTS = DEV_LAYOUTS + HELD_OUT_LAYOUTS + FRESH_LAYOUTS + BLIND_LAYOUTS + BLIND2_LAYOUTS + BLIND3_LAYOUTS
 # What the accuracy tests read: every layout but the DEV ones.
-MEASURED_LAYOUTS = HELD_OUT_LAYOUTS + FRESH_LAYOUTS + BLIND_LAYOUTS + BLIND2_LAYOUTS
+MEASURED_LAYOUTS = HELD_OUT_LAYOUTS + FRESH_LAYOUTS + BLIND_LAYOUTS + BLIND2_LAYOUTS + BLIND3_LAYOUTS
 
 # The keys of the issue's ground-truth JSON (the evaluate command's).
 TRUTH_KEYS = TRUTH_FIELDS
@@ -2035,6 +2051,361 @@ def render_meeting_minutes(v, omit, rng):
     )
 
 
+# --- BLIND3 layouts (session 21), written without looking at the extraction ---------------
+
+# 发改 offices that handle a project's approval: (at the city, at the county).
+OFFICES = (
+    ("投资处", "投资股"),
+    ("固定资产投资处", "固定资产投资科"),
+    ("社会发展处", "社会发展科"),
+    ("基础设施发展处", "项目审批科"),
+)
+
+
+def _vertical(text: str) -> str:
+    """A group label written top to bottom, one character a line (项/目/概/况)."""
+    return "<br>".join(_e(c) for c in text)
+
+
+def _later_day(y: int, m: int, d: int, days: int) -> tuple[int, int, int]:
+    total = date(y, m, min(d, 28)) + timedelta(days=days)
+    return total.year, total.month, total.day
+
+
+def _ymd(day: tuple[int, int, int]) -> str:
+    return f"{day[0]}年{day[1]}月{day[2]}日"
+
+
+def render_approval_sheet(v, omit, rng):
+    """政府投资项目审批表 / 投资项目审批意见表 routed between the offices of the 发改 bureau: the
+    project's facts in the top rows, group labels written vertically, then the boxes where the
+    handling office, the leader in charge and the head write and sign their opinions."""
+    y, m, d = _dated(v)
+    city_level = rng.random() < 0.4
+    bureau = f"{v['city']}发展和改革委员会" if city_level else f"{v['county']}发展和改革局"
+    office = rng.choice(OFFICES)[0 if city_level else 1]
+    head_title = "主任" if city_level else "局长"
+    matter = rng.choice(("项目建议书", "可行性研究报告", "初步设计及概算"))
+    title = rng.choice(("政府投资项目审批表", "投资项目审批意见表", "政府投资项目审批呈批表"))
+    short = _short_region(v["city"] if city_level else v["county"])
+    number = f"{short}发改审〔{y}〕{rng.randrange(8, 260)}号"
+    blank_cells = rng.random() < 0.5  # an omitted field: an empty cell, or no row at all
+    money_style = rng.choice(("label_wan", "label_wan_2dp", "text"))
+    form = rng.choice(("separate", "range", "period"))
+    month_style = rng.choice(("cn", "dot", "dot_short", "dash"))
+
+    def month(year: int, mon: int) -> str:
+        return f"{year}.{mon}" if month_style == "dot_short" else month_text(year, mon, month_style)
+
+    start, end = month(*v["start"]), month(*v["end"])
+    facts = []  # (label, value, colspan-the-row) or a pair row
+
+    def fact(label, value, omitted=False):
+        if omitted and not blank_cells:
+            return
+        facts.append((label, "" if omitted else value))
+
+    fact("项目名称", _e(v["project_name"]))
+    fact(
+        rng.choice(("项目代码", "赋码编号")),
+        f'<span class="code">{_e(v["project_code"])}</span>',
+        "project_code" in omit,
+    )
+    fact(rng.choice(("项目单位", "申报单位", "项目法人")), _e(v["owner_unit"]), "owner_unit" in omit)
+    fact(rng.choice(("建设地点", "建设地址")), _e(v["location"]), "location" in omit)
+    if money_style == "text":
+        style = rng.choice(amount_styles(v["wan"]))
+        fact("总投资", amount_text(v["wan"], style), "total_investment_yuan" in omit)
+    else:
+        shown = f"{v['wan']:.2f}" if money_style == "label_wan_2dp" else _wan_text(v["wan"], commas=False)
+        fact("总投资（万元）", shown, "total_investment_yuan" in omit)
+    fact("资金来源", _funding_text(v["funding"], "wan"))
+    if form == "separate":
+        fact("计划开工", start, "dates" in omit)
+        fact("计划竣工", end, "dates" in omit)
+    elif form == "range":
+        fact("建设年限", f"{start}—{end}", "dates" in omit)
+    else:
+        fact("建设工期", f"{v['period']}个月，{start}开工", "dates" in omit)
+    fact("建设内容及规模", _e(v["scale_content"]))
+
+    rows = []
+    for i, (label, value) in enumerate(facts):
+        group = (
+            f'<td class="vert" rowspan="{len(facts) + 1}">{_vertical("项目基本情况")}</td>' if i == 0 else ""
+        )
+        rows.append(f'<tr>{group}<td class="label">{label}</td><td colspan="3">{value}</td></tr>')
+    rows.append(
+        f'<tr><td class="label">审批事项</td><td>{matter}审批</td>'
+        f'<td class="label">所属行业</td><td>{v["industry"]}</td></tr>'
+    )
+
+    received = _later_day(y, m, d, rng.randrange(1, 5))
+    handled = _later_day(*received, rng.randrange(2, 8))
+    signed = _later_day(*handled, rng.randrange(1, 4))
+    headed = _later_day(*signed, rng.randrange(1, 4))
+    opinion = f"经审核，{_e(v['project_name'])}{matter}编制内容基本符合要求，前期工作基本完成，"
+    if "total_investment_yuan" not in omit and rng.random() < 0.5:
+        opinion += f"经评审核定项目总投资{amount_text(v['wan'], 'wan')}，"
+    opinion += f"拟同意批复{matter}。妥否，请领导审定。"
+    clerk = rng.choice(SURNAMES) + rng.choice(GIVEN)
+    chief = rng.choice(SURNAMES) + rng.choice(GIVEN)
+    deputy = rng.choice(SURNAMES) + rng.choice(GIVEN)
+    boss = rng.choice(SURNAMES) + rng.choice(GIVEN)
+    boxes = [
+        (
+            f"{office}意见" if rng.random() < 0.5 else "承办处室意见",
+            f'<p class="plain">{opinion}</p><p class="plain sig">经办人：{clerk}<span class="gap"></span>'
+            f'负责人：{chief}<span class="gap"></span>{_ymd(handled)}</p>',
+        ),
+        (
+            "分管领导意见",
+            f'<p class="plain hand">同意，请{boss[0]}{head_title}审定。</p>'
+            f'<p class="plain sig">{deputy}<span class="gap"></span>{_ymd(signed)}</p>',
+        ),
+        (
+            "主要领导意见",
+            f'<p class="plain hand">同意。</p><p class="plain sig">{boss}<span class="gap"></span>{_ymd(headed)}</p>'
+            if rng.random() < 0.6
+            else "",
+        ),
+    ]
+    for i, (label, text) in enumerate(boxes):
+        group = f'<td class="vert" rowspan="{len(boxes)}">{_vertical("审批意见")}</td>' if i == 0 else ""
+        rows.append(f'<tr class="box">{group}<td class="label">{label}</td><td colspan="3">{text}</td></tr>')
+    body = (
+        f'<p class="plain top">{bureau}</p>'
+        f"<h1>{title}</h1>"
+        f'<p class="plain meta">承办处室：{office}<span class="gap"></span>收文日期：{_ymd(received)}'
+        f'<span class="right">编号：{number}</span></p>'
+        '<table><colgroup><col class="c0"><col class="c1"><col><col class="c1"><col></colgroup>'
+        + "".join(rows)
+        + "</table>"
+        '<p class="plain note">注：本表一式两份，一份随文存档，一份送行政审批科。</p>'
+    )
+    css = (
+        ".top { text-align: center; font-family: 'Noto Sans CJK SC'; font-size: 13pt; letter-spacing: 0.1em; }"
+        " h1 { font-size: 19pt; margin: 0.2em 0 0.5em; letter-spacing: 0.15em; }"
+        " .meta { font-size: 10.5pt; } .right { float: right; }"
+        " table { table-layout: fixed; } td { font-size: 10.5pt; line-height: 1.5; }"
+        " col.c0 { width: 2.2em; } col.c1 { width: 7.6em; }"
+        " .vert { text-align: center; font-family: 'Noto Sans CJK SC'; font-weight: bold; line-height: 1.25; padding: 2px; }"
+        " .label { white-space: normal; }"
+        " .box td { vertical-align: top; height: 3.4cm; } .box td.label, .box td.vert { vertical-align: middle; }"
+        " .sig { text-align: right; margin-top: 0.6em; } .hand { font-style: italic; }"
+        " .gap { display: inline-block; width: 1.5em; } .note { font-size: 9.5pt; margin-top: 0.4em; }"
+    )
+    return _doc(body, css), form, form == "period" and "dates" not in omit
+
+
+# The parts of a project a 招标方案 covers, with their share of the total (as estimates).
+TENDER_ITEMS = (
+    ("勘察", Decimal("0.012")),
+    ("设计", Decimal("0.03")),
+    ("建筑工程", Decimal("0.58")),
+    ("安装工程", Decimal("0.11")),
+    ("监理", Decimal("0.016")),
+    ("重要设备", Decimal("0.07")),
+    ("重要材料", Decimal("0.04")),
+)
+
+
+def render_tender_scheme(v, omit, rng):
+    """招标方案核准意见表 (项目招标事项核准表): the project's facts in a two-column table with
+    the short labels of the form (项目单位, 建设地, 总投资额, 开竣工年月), then the grid of the
+    tender plan ticked √ with estimates in 万元, and the approving office's opinion."""
+    y, m, d = _dated(v)
+    city_level = rng.random() < 0.5
+    bureau = f"{v['city']}发展和改革委员会" if city_level else f"{v['county']}发展和改革局"
+    title = rng.choice(("招标方案核准意见表", "项目招标事项核准意见表", "建设项目招标方案核准表"))
+    code_above = rng.random() < 0.5
+    style = rng.choice(amount_styles(v["wan"]))
+    rmb = rng.random() < 0.4
+    form = rng.choice(("slash", "tilde", "period"))
+    month_style = rng.choice(("cn", "cn0", "dot", "dash"))
+    start, end = month_text(*v["start"], month_style), month_text(*v["end"], month_style)
+
+    rows = [("项目名称", _e(v["project_name"]))]
+    if "project_code" not in omit and not code_above:
+        rows.append(("项目代码", f'<span class="code">{_e(v["project_code"])}</span>'))
+    if "owner_unit" not in omit:
+        rows.append((rng.choice(("项目单位", "招标人", "建设单位")), _e(v["owner_unit"])))
+    if "location" not in omit:
+        rows.append(("建设地", _e(v["location"])))
+    if "total_investment_yuan" not in omit:
+        rows.append(
+            (rng.choice(("总投资额", "投资额")), ("人民币" if rmb else "") + amount_text(v["wan"], style))
+        )
+    rows.append(("资金来源", _funding_text(v["funding"], "wan")))
+    if "dates" not in omit:
+        if form == "slash":
+            rows.append(("开竣工年月", f"{start}／{end}"))
+        elif form == "tilde":
+            rows.append(("开竣工年月", f"{start}～{end}"))
+        else:
+            rows += [("开工年月", start), ("工期", f"{v['period']}个月")]
+    rows.append(("建设规模", _e(v["scale_content"])))
+    facts = "".join(f'<tr><td class="label">{k}</td><td>{val}</td></tr>' for k, val in rows)
+
+    tick = "√"
+    own = rng.random() < 0.15  # the owner tenders itself (自行招标)
+    grid = []
+    for name, share in TENDER_ITEMS:
+        estimate = (v["wan"] * share).quantize(Decimal("0.01"))
+        skip = name in ("重要材料",) and rng.random() < 0.4
+        cells = ["", "", "", "", "", "", ""]  # 全部 部分 自行 委托 公开 邀请 不采用
+        if skip:
+            cells[6] = tick
+        else:
+            cells[0 if rng.random() < 0.85 else 1] = tick
+            cells[2 if own else 3] = tick
+            cells[4] = tick
+        grid.append(
+            f"<tr><td>{name}</td>"
+            + "".join(f'<td class="c">{c}</td>' for c in cells)
+            + f'<td class="num">{estimate:.2f}</td></tr>'
+        )
+    grid_head = (
+        '<tr><th rowspan="2">项目</th><th colspan="2">招标范围</th><th colspan="2">招标组织形式</th>'
+        '<th colspan="2">招标方式</th><th rowspan="2">不采用招标方式</th><th rowspan="2">估算金额（万元）</th></tr>'
+        "<tr><th>全部招标</th><th>部分招标</th><th>自行招标</th><th>委托招标</th><th>公开招标</th><th>邀请招标</th></tr>"
+    )
+    approved = _later_day(y, m, d, rng.randrange(3, 20))
+    opinion = (
+        "经审核，同意该项目招标方案。项目勘察、设计、施工、监理及重要设备、材料采购等，"
+        + ("由招标人自行组织公开招标。" if own else "采用委托招标方式公开招标。")
+        + "招标人应严格按照核准的招标方案组织招标，不得擅自变更。"
+    )
+    code_line = (
+        f'<p class="plain code-line">项目代码：<span class="code">{_e(v["project_code"])}</span></p>'
+        if code_above and "project_code" not in omit
+        else ""
+    )
+    body = (
+        f"<h1>{title}</h1>"
+        + code_line
+        + '<table class="facts"><colgroup><col class="k"><col></colgroup>'
+        + facts
+        + "</table>"
+        + '<p class="plain cap">招标基本情况</p>'
+        + f'<table class="grid">{grid_head}{"".join(grid)}</table>'
+        + '<table class="facts"><colgroup><col class="k"><col></colgroup>'
+        f'<tr class="op"><td class="label">审批部门核准意见</td><td><p class="plain">{opinion}</p>'
+        f'<p class="plain sig">{bureau}（盖章）<br>{_ymd(approved)}</p></td></tr></table>'
+        '<p class="plain note">说明：在招标范围、招标组织形式、招标方式及不采用招标方式栏内打“√”；'
+        "估算金额按可行性研究报告（初步设计）估算填列。</p>"
+    )
+    css = (
+        "@page { margin: 1.8cm 1.8cm; } h1 { font-size: 18pt; }"
+        " .code-line { font-size: 11pt; }"
+        " table.facts { table-layout: fixed; } col.k { width: 7.5em; }"
+        " td { font-size: 10.5pt; line-height: 1.5; } .label { white-space: normal; }"
+        " .cap { text-align: center; font-family: 'Noto Sans CJK SC'; font-weight: bold; border: 1px solid #222;"
+        " border-top: 0; border-bottom: 0; margin: 0; padding: 3px; }"
+        " table.grid th, table.grid td { font-size: 9.5pt; padding: 3px 2px; text-align: center; }"
+        " table.grid th { background: #f2f2f2; font-weight: bold; } .c { font-family: 'Noto Sans CJK SC'; }"
+        " .op td { height: 3.2cm; vertical-align: top; } .op td.label { vertical-align: middle; }"
+        " .sig { text-align: right; margin-top: 0.8em; } .note { font-size: 9.5pt; margin-top: 0.4em; }"
+    )
+    return (
+        _doc(body, css),
+        "period" if form == "period" else "separate",
+        form == "period" and "dates" not in omit,
+    )
+
+
+def render_public_notice(v, omit, rng):
+    """项目公示 on the 发改 office's website, printed from the browser: the site's banner and
+    breadcrumb, the notice's title and publishing line, "现将…有关情况公示如下：" and numbered
+    items, the 公示期 and where to object, the site's footer."""
+    y, m, d = _dated(v)
+    city_level = rng.random() < 0.5
+    bureau = f"{v['city']}发展和改革委员会" if city_level else f"{v['county']}发展和改革局"
+    stages = ("可行性研究报告批复前", "项目建议书审批前", "初步设计批复前")
+    # 核准 is for an enterprise's project
+    stage = rng.choice(stages + (("核准前",) if v["owner_unit"].endswith("公司") else ()))
+    title = rng.choice(
+        (
+            f"关于{_e(v['project_name'])}{stage}的公示",
+            f"{_e(v['project_name'])}{stage}公示",
+        )
+    )
+    numbering = rng.choice(("arabic", "cn", "paren"))
+
+    def number(i: int) -> str:
+        return {"arabic": f"{i + 1}.", "cn": f"{CN_NUMBERS[i]}、", "paren": f"（{CN_NUMBERS[i]}）"}[numbering]
+
+    style = rng.choice(amount_styles(v["wan"]))
+    form = rng.choice(("prose", "range", "period"))
+    month_style = rng.choice(("cn", "cn", "dash", "dot") if form == "range" else ("cn", "cn0"))
+    start, end = month_text(*v["start"], month_style), month_text(*v["end"], month_style)
+
+    items = [("项目名称", _e(v["project_name"]))]
+    if "project_code" not in omit:
+        items.append(("项目代码", f'<span class="code">{_e(v["project_code"])}</span>'))
+    if "owner_unit" not in omit:
+        items.append((rng.choice(("项目单位", "项目建设单位", "项目（法人）单位")), _e(v["owner_unit"])))
+    if "location" not in omit:
+        items.append((rng.choice(("建设地点", "项目选址")), _e(v["location"])))
+    items.append(("建设规模及内容", _e(v["scale_content"])))
+    funding = _funding_text(v["funding"], "wan")
+    if "total_investment_yuan" not in omit:
+        items.append(("总投资及资金来源", f"项目总投资{amount_text(v['wan'], style)}，资金来源为{funding}。"))
+    else:
+        items.append(("资金来源", f"{funding}。"))
+    if "dates" not in omit:
+        if form == "prose":
+            items.append(("建设工期", f"项目计划{start}开工，{end}建成。"))
+        elif form == "range":
+            items.append(("建设年限", f"{start}至{end}"))
+        else:
+            items.append(("建设工期", f"{v['period']}个月，计划{start}开工建设。"))
+    first = _later_day(y, m, d, rng.randrange(1, 6))
+    last = _later_day(*first, rng.choice((4, 6, 9)))
+    seconds = f"{rng.randrange(8, 18):02d}:{rng.randrange(0, 60):02d}"
+    views = rng.randrange(30, 900)
+    site = "".join(rng.choice("0123456789") for _ in range(6))
+    body = (
+        f'<div class="banner">{bureau}<span class="en">政府信息公开 · 通知公告</span></div>'
+        f'<p class="plain crumb">当前位置：首页 &gt; 信息公开 &gt; 公示公告</p>'
+        f"<h1>{title}</h1>"
+        f'<p class="plain pub">发布时间：{first[0]}年{first[1]:02d}月{first[2]:02d}日 {seconds}'
+        f'<span class="gap"></span>来源：{rng.choice(("投资处", "审批科", "办公室"))}'
+        f'<span class="gap"></span>浏览次数：{views}<span class="gap"></span>【字体：大 中 小】</p>'
+        '<div class="article">'
+        "<p>根据《政府投资条例》《浙江省政府投资项目管理办法》及项目审批信息公开的有关规定，"
+        f"现将{_e(v['project_name'])}有关情况公示如下：</p>"
+        + "".join(f"<p>{number(i)}{label}：{value}</p>" for i, (label, value) in enumerate(items))
+        + f"<p>公示期：{_ymd(first)}至{_ymd(last)}（5个工作日）。</p>"
+        "<p>公示期间，任何单位和个人对公示项目有异议的，可通过书面、电话或电子邮件等方式向我"
+        + ("委" if city_level else "局")
+        + "反映。反映情况应实事求是，并提供真实姓名和联系方式。</p>"
+        f'<p>联系电话：{v["phone"]}<span class="gap"></span>电子邮箱：fgw{site}@163.com</p>'
+        f'<p class="plain right">{bureau}<br>{_ymd(first)}</p></div>'
+        '<p class="plain tools">【打印本页】【关闭窗口】</p>'
+        f'<div class="footer">主办单位：{bureau}<span class="gap"></span>网站标识码：{site}0001'
+        f'<br>浙ICP备{site[:2]}0{site[2:]}号<span class="gap"></span>政府网站找错</div>'
+    )
+    css = (
+        "@page { margin: 1.2cm 1.4cm; @top-left { content: '"
+        + f"{stage}公示"[:12]
+        + "'; font-size: 8pt; font-family: 'Noto Sans CJK SC'; color: #555; }"
+        " @bottom-right { content: counter(page) '/' counter(pages); font-size: 8pt; } }"
+        " body { font-size: 11pt; }"
+        " .banner { background: #1c5fa8; color: #fff; font-family: 'Noto Sans CJK SC'; font-size: 17pt;"
+        " font-weight: bold; padding: 10px 14px; } .en { font-size: 9pt; font-weight: normal; margin-left: 1.5em; }"
+        " .crumb { font-size: 9pt; color: #444; border-bottom: 1px solid #bbb; padding: 4px 0; }"
+        " h1 { font-size: 16pt; line-height: 1.45; margin: 0.8em 1em 0.3em; color: #1a3d6d; }"
+        " .pub { text-align: center; font-size: 9pt; color: #555; border-bottom: 1px dashed #bbb; padding-bottom: 0.4em; }"
+        " .article { margin: 0.8em 0.6em; } .article p { margin: 0.35em 0; }"
+        " .tools { text-align: right; font-size: 9pt; color: #1c5fa8; }"
+        " .footer { background: #eee; text-align: center; font-size: 8.5pt; color: #444; padding: 8px; margin-top: 1em; }"
+        " .gap { display: inline-block; width: 1.5em; }"
+    )
+    shown = "period" if form == "period" else "separate"
+    return _doc(body, css), shown, form == "period" and "dates" not in omit
+
+
 RENDERERS = {
     "proposal_cover": render_proposal_cover,
     "fsr_prose": render_fsr_prose,
@@ -2053,6 +2424,9 @@ RENDERERS = {
     "platform_print": render_platform_print,
     "project_request": render_project_request,
     "meeting_minutes": render_meeting_minutes,
+    "approval_sheet": render_approval_sheet,
+    "tender_scheme": render_tender_scheme,
+    "public_notice": render_public_notice,
 }
 
 

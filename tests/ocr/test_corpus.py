@@ -41,12 +41,14 @@ def test_layouts_split_into_dev_and_held_out():
     assert corpus.FRESH_LAYOUTS == ("filing_certificate", "approval_reply", "plan_table")
     assert corpus.BLIND_LAYOUTS == ("fund_application", "progress_card", "review_opinion")
     assert corpus.BLIND2_LAYOUTS == ("platform_print", "project_request", "meeting_minutes")
+    assert corpus.BLIND3_LAYOUTS == ("approval_sheet", "tender_scheme", "public_notice")
     assert corpus.LAYOUTS == (
         corpus.DEV_LAYOUTS
         + corpus.HELD_OUT_LAYOUTS
         + corpus.FRESH_LAYOUTS
         + corpus.BLIND_LAYOUTS
         + corpus.BLIND2_LAYOUTS
+        + corpus.BLIND3_LAYOUTS
     )
     assert set(corpus.RENDERERS) == set(corpus.LAYOUTS)
     # test_accuracy tells a document's layout by the end of its name
@@ -119,7 +121,8 @@ def test_period_only_documents_have_no_completion_month():
     assert {s.layout for s in periods} & set(corpus.FRESH_LAYOUTS)
     for spec in periods:
         # worded as those documents word it
-        if spec.layout in corpus.FRESH_LAYOUTS + corpus.BLIND_LAYOUTS + corpus.BLIND2_LAYOUTS:
+        blind = corpus.FRESH_LAYOUTS + corpus.BLIND_LAYOUTS + corpus.BLIND2_LAYOUTS + corpus.BLIND3_LAYOUTS
+        if spec.layout in blind:
             assert f"{spec.extra['construction_period']}个月" in spec.html
         else:
             assert f"建设期{spec.extra['construction_period']}个月，自" in spec.html
@@ -219,8 +222,8 @@ def test_amount_and_month_forms_of_the_checks():
 
 @pytest.mark.parametrize(
     "layouts",
-    [corpus.FRESH_LAYOUTS, corpus.BLIND_LAYOUTS, corpus.BLIND2_LAYOUTS],
-    ids=["fresh", "blind", "blind2"],
+    [corpus.FRESH_LAYOUTS, corpus.BLIND_LAYOUTS, corpus.BLIND2_LAYOUTS, corpus.BLIND3_LAYOUTS],
+    ids=["fresh", "blind", "blind2", "blind3"],
 )
 def test_fresh_layouts_show_their_truth_and_nothing_omitted(layouts):
     seed, n = 12, 150
@@ -270,8 +273,8 @@ def test_fresh_layouts_show_their_truth_and_nothing_omitted(layouts):
 
 @pytest.mark.parametrize(
     "layouts",
-    [corpus.FRESH_LAYOUTS, corpus.BLIND_LAYOUTS, corpus.BLIND2_LAYOUTS],
-    ids=["fresh", "blind", "blind2"],
+    [corpus.FRESH_LAYOUTS, corpus.BLIND_LAYOUTS, corpus.BLIND2_LAYOUTS, corpus.BLIND3_LAYOUTS],
+    ids=["fresh", "blind", "blind2", "blind3"],
 )
 def test_fresh_layouts_are_deterministic(layouts):
     first = corpus.specs(n=6, seed=5, layouts=layouts)
@@ -284,8 +287,8 @@ def test_fresh_layouts_are_deterministic(layouts):
 
 @pytest.mark.parametrize(
     "layouts",
-    [corpus.FRESH_LAYOUTS, corpus.BLIND_LAYOUTS, corpus.BLIND2_LAYOUTS],
-    ids=["fresh", "blind", "blind2"],
+    [corpus.FRESH_LAYOUTS, corpus.BLIND_LAYOUTS, corpus.BLIND2_LAYOUTS, corpus.BLIND3_LAYOUTS],
+    ids=["fresh", "blind", "blind2", "blind3"],
 )
 def test_fresh_text_pdfs_and_scans(tmp_path, layouts):
     paths = corpus.generate(tmp_path, n=6, seed=8, layouts=layouts, scans=True)
@@ -407,3 +410,35 @@ def test_blind2_layouts_arrangement():
     assert seen >= {("platform_print", 2), ("platform_print", 4), ("platform_print", 6)}
     assert seen >= {("project_request", True), ("project_request", False)}
     assert seen >= {("meeting_minutes", True), ("meeting_minutes", False)}
+
+
+# --- the BLIND3 layouts (session 21) --------------------------------------------------------
+
+
+def test_blind3_layouts_arrangement():
+    """Each BLIND3 layout is arranged as its kind of document: the routed sheet's vertical group
+    labels and opinion boxes; the tender plan's short labels and √ grid; the website notice's
+    "公示如下" and 公示期."""
+    seen = set()
+    for spec in corpus.specs(n=60, seed=16, layouts=corpus.BLIND3_LAYOUTS):
+        truth, markup = spec.truth, spec.html
+        name = html.escape(truth["project_name"])
+        if spec.layout == "approval_sheet":
+            assert "项<br>目<br>基<br>本<br>情<br>况" in markup and "分管领导意见" in markup
+            assert re.search(
+                r'<td class="label">项目名称</td><td colspan="3">' + re.escape(name) + "</td>", markup
+            )
+            seen.add(("approval_sheet", "总投资（万元）" in markup))
+        elif spec.layout == "tender_scheme":
+            assert "招标组织形式" in markup and "√" in markup
+            if "location" in truth:
+                assert f'<td class="label">建设地</td><td>{html.escape(truth["location"])}</td>' in markup
+            if "planned_end" in truth:
+                assert "开竣工年月" in markup
+            seen.add(("tender_scheme", "项目代码：" in markup))
+        else:
+            assert f"现将{name}有关情况公示如下：" in markup and "公示期：" in markup
+            seen.add(("public_notice", "关于" in markup.split("<h1>")[1][:4]))
+    assert seen >= {("approval_sheet", True), ("approval_sheet", False)}
+    assert seen >= {("tender_scheme", True), ("tender_scheme", False)}
+    assert seen >= {("public_notice", True), ("public_notice", False)}

@@ -574,3 +574,19 @@ def test_an_address_run_on_into_the_next_cell():
         )
     )
     assert found["location"] == "浙江省舟山市定海区昌国街道"
+
+
+def test_a_form_of_short_labels():
+    page = (
+        "项目名称 莲都区新华路快速路工程\n招标人 丽水市莲都区交通运输局\n建设地 莲都区紫金街道\n"
+        "投资额 人民币29100万元\n2026年计划投资额 5000万元\n开竣工年月 2026年08月／2029年02月\n"
+        "招标人应严格按照核准的招标方案组织招标，不得擅自变更。"
+    )
+    found = values(doc(page))
+    assert found["owner_unit"] == "丽水市莲都区交通运输局"
+    assert found["location"] == "莲都区紫金街道"
+    assert found["total_investment_yuan"] == Decimal("291000000.00")
+    assert (found["planned_start"], found["planned_end"]) == ("2026-08", "2029-02")
+    # Neither a year's plan nor a sentence starting with 招标人 gives a value.
+    alone = values(doc("2026年计划投资额 5000万元\n招标人应严格按照核准的招标方案组织招标。"))
+    assert "total_investment_yuan" not in alone and "owner_unit" not in alone
