@@ -694,6 +694,17 @@ def _complete_before_space(value: str, end_pattern) -> str:
     return head if end_pattern.search(head) and len(head) >= 4 else value
 
 
+# A value that starts a sentence ("项目单位应在开工前…"): the label word was its subject.
+_SENTENCE = re.compile(r"^(?:应|须|必须|需|需要|要|将|可|不得|负责|按照|依法|在|对|的)")
+
+
+# What a unit's name ends with (broader than _UNIT_END, which says a wrapped name is complete):
+# "项目法人发生变化" names nobody.
+_OWNER_LIKE = re.compile(
+    r"(?:公司|集团|局|委|办|政府|中心|院|所|站|处|部|校|学|馆|社|厂|会|行|场|街道|镇|乡|村|队|团|[)）])$"
+)
+
+
 def _clean_name(value: str, *, stops: str = "。;；,，") -> str:
     value = _PROSE_LEAD.sub("", value.strip())
     for stop in stops:
@@ -718,7 +729,8 @@ def _values_for(name, value, follows, unit, snippet, page, weight, *, labelled) 
     if name == "owner_unit":
         value = _complete_before_space(value, _UNIT_END)
         text = _continue_name(_clean_name(value), follows, _UNIT_END)
-        return [cand(name, text)] if 4 <= len(text) <= 50 else []
+        named = _OWNER_LIKE.search(text) and not _SENTENCE.match(text)
+        return [cand(name, text)] if 4 <= len(text) <= 50 and named else []
     if name == "location":
         text = _clean_name(value, stops="。;；")
         text = re.split(r"[,，](?=(?:项目|总|建设|计划|占地|用地|本|规划))", text)[0].rstrip("，,")
@@ -918,6 +930,7 @@ def _total_rows(lines: list[_Line]) -> list[_Candidate]:
         unit_column = re.match(r"^(亿元|万元|元)\s+(?=\d)", rest)
         if unit_column:
             unit, rest = unit_column.group(1)[0], rest[unit_column.end() :]
+        rest = rest.split()[_reviewed_column(lines, index)] if _reviewed_column(lines, index) else rest
         found = _amount_match(rest[:40], default_unit=unit)
         if found and found[1] <= 3:
             out.append(
@@ -926,6 +939,23 @@ def _total_rows(lines: list[_Line]) -> list[_Candidate]:
                 )
             )
     return out
+
+
+_ASKED_COLUMN = re.compile(r"^(?:申报|送审|报审|原)(?:数|金额|投资)?$")
+_REVIEWED_COLUMN = re.compile(r"^(?:评估|审定|核定|审核|调整后)(?:数|金额|投资)?$")
+
+
+def _reviewed_column(lines: list[_Line], index: int) -> int | None:
+    """In a 申报数 / 评估数 / 增减 table the total is the reviewed column's: its place among the
+    amount columns (0 = the first after the name), when a header above says so."""
+    for line in reversed(lines[max(0, index - 12) : index]):
+        words = line.text.split()
+        asked = [i for i, w in enumerate(words) if _ASKED_COLUMN.match(w)]
+        reviewed = [i for i, w in enumerate(words) if _REVIEWED_COLUMN.match(w)]
+        if asked and reviewed:
+            first = min(asked + reviewed)
+            return reviewed[0] - first if reviewed[0] > first else None
+    return None
 
 
 # "关于X初步设计的批复" / "《关于要求审批X可行性研究报告的请示》": the document kind is followed by

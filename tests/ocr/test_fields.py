@@ -590,3 +590,19 @@ def test_a_form_of_short_labels():
     # Neither a year's plan nor a sentence starting with 招标人 gives a value.
     alone = values(doc("2026年计划投资额 5000万元\n招标人应严格按照核准的招标方案组织招标。"))
     assert "total_investment_yuan" not in alone and "owner_unit" not in alone
+
+
+def test_a_sentence_about_the_owner_names_nobody():
+    page = (
+        "说明：\n1. 项目单位应在开工建设前依法办理规划、用地、环评、施工许可等相关手续。\n"
+        "2. 项目法人发生变化，建设地点、规模、内容发生重大变更的，应当及时告知备案机关。"
+    )
+    assert "owner_unit" not in values(doc(page))
+
+
+def test_the_reviewed_column_of_a_review_table_is_the_total():
+    page = (
+        "投资估算评估对比表（单位：万元）\n序号 费用名称 申报数 评估数 增减（+/-）\n"
+        "一 工程费用 3800.00 3680.00 -120.00\n合计 4750.00 4600.00 -150.00"
+    )
+    assert values(doc(page))["total_investment_yuan"] == Decimal("46000000.00")
