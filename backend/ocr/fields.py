@@ -930,7 +930,8 @@ def _total_rows(lines: list[_Line]) -> list[_Candidate]:
         unit_column = re.match(r"^(亿元|万元|元)\s+(?=\d)", rest)
         if unit_column:
             unit, rest = unit_column.group(1)[0], rest[unit_column.end() :]
-        rest = rest.split()[_reviewed_column(lines, index)] if _reviewed_column(lines, index) else rest
+        column, parts = _reviewed_column(lines, index), rest.split()
+        rest = parts[column] if column and column < len(parts) else rest  # (a scan may merge cells)
         found = _amount_match(rest[:40], default_unit=unit)
         if found and found[1] <= 3:
             out.append(
@@ -1106,15 +1107,17 @@ def _stack(boxes, *, ocr: bool = False) -> tuple[list[_Cell], float]:
         text = text.translate(_FOLD).strip()
         text = correct_places(text) if ocr else text
         below = None
-        # A label is a cell of its own (in a card the value sits right under its label),
-        # unless its line wraps ("计划开工年" / "月").
+        is_label = _label_run(text)
         for cell in cells:
-            if (_label_run(text) or _label_run(cell.text)) and not _label_cell(cell.text + text):
-                continue
             gap = y0 - cell.y1
             aligned = abs(x0 - cell.last[0]) <= 0.6 * line or abs((x0 + x1) - sum(cell.last)) <= 1.2 * line
-            if -0.3 * line <= gap <= 0.8 * line and aligned and min(x1, cell.x1) > max(x0, cell.x0):
-                below = cell
+            if not (-0.3 * line <= gap <= 0.8 * line and aligned and min(x1, cell.x1) > max(x0, cell.x0)):
+                continue
+            # A label is a cell of its own (in a card the value sits right under its label),
+            # unless its line wraps ("计划开工年" / "月").
+            if (is_label or _label_run(cell.text)) and not _label_cell(cell.text + text):
+                continue
+            below = cell
         if below is None:
             cells.append(_Cell(x0, y0, x1, y1, text, score, (x0, x1)))
         else:

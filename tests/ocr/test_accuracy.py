@@ -16,32 +16,17 @@ is the assertion's message, so a failing run says what failed and by how much.
 
 import json
 import time
-import unicodedata
 from collections import defaultdict
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from backend.ocr.evaluate import same  # the evaluate command's comparison rule
 from tests.ocr import corpus
 
 TEXT_TARGET = Decimal("0.98")
 SCAN_TARGET = Decimal("0.90")
-
-
-def normalise(value) -> str:
-    return "".join(unicodedata.normalize("NFKC", str(value)).split())
-
-
-def same(field: str, truth: str, found) -> bool:
-    if field == "total_investment_yuan":
-        try:
-            return Decimal(truth) == Decimal(str(found))
-        except InvalidOperation:
-            return False
-    if field in ("planned_start", "planned_end"):
-        return str(found) == truth
-    return normalise(found) == normalise(truth)
 
 
 def layout_of(path: Path) -> str:
@@ -121,23 +106,24 @@ def test_held_out_corpora_are_what_the_targets_are_measured_on(held_out_text_pdf
     assert all(p.with_suffix(".json").exists() for p in held_out_text_pdfs + held_out_scans)
 
 
+def assert_target(title: str, result: dict, target: Decimal) -> None:
+    """Accuracy and precision over all fields reach `target`; the report is printed and is the
+    failure's message."""
+    text = report(title, result)
+    print("\n" + text)
+    c = result["counts"]["all"]
+    assert c["truth"] > 0
+    assert _ratio(c["correct"], c["truth"]) >= target, text
+    assert _ratio(c["correct"], c["found"]) >= target, text
+
+
 def test_text_pdfs_of_held_out_layouts_reach_the_target(text_result):
     # Text PDFs are read without OCR, so the result is deterministic (100 % since session 21).
-    text = report("text PDFs, held-out layouts", text_result)
-    print("\n" + text)
-    c = text_result["counts"]["all"]
-    assert c["truth"] > 0
-    assert _ratio(c["correct"], c["truth"]) >= TEXT_TARGET, text
-    assert _ratio(c["correct"], c["found"]) >= TEXT_TARGET, text
+    assert_target("text PDFs, held-out layouts", text_result, TEXT_TARGET)
 
 
 def test_scans_of_held_out_layouts(scan_result):
-    text = report("scan-like images, held-out layouts", scan_result)
-    print("\n" + text)
-    c = scan_result["counts"]["all"]
-    assert c["truth"] > 0
-    assert _ratio(c["correct"], c["truth"]) >= SCAN_TARGET, text
-    assert _ratio(c["correct"], c["found"]) >= SCAN_TARGET, text
+    assert_target("scan-like images, held-out layouts", scan_result, SCAN_TARGET)
 
 
 def test_the_scoring_rule():

@@ -606,3 +606,9 @@ def test_the_reviewed_column_of_a_review_table_is_the_total():
         "一 工程费用 3800.00 3680.00 -120.00\n合计 4750.00 4600.00 -150.00"
     )
     assert values(doc(page))["total_investment_yuan"] == Decimal("46000000.00")
+
+
+def test_a_review_table_whose_total_row_lost_a_cell():
+    # A scan lost the 合计 row's other cells: its one amount is read, rather than an IndexError.
+    page = "投资估算评估对比表（单位：万元）\n序号 费用名称 申报数 评估数 增减（+/-）\n合计 4750.00"
+    assert values(doc(page))["total_investment_yuan"] == Decimal("47500000.00")
